@@ -1,0 +1,400 @@
+"""Scenario configuration: frozen, validated dataclasses loaded from YAML.
+
+Every numeric field carries its allowed range in ``metadata["range"]``; ``__post_init__``
+checks it and raises :class:`ConfigError` naming the field, the value and the range. Scenario
+files are read with ``yaml.safe_load``; unknown keys are errors. The physical defaults and their
+3GPP sources are listed in ``DESIGN.md`` section 3 and cited next to each field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "LayoutConfig",
+    "PhaseConfig",
+    "RadioConfig",
+    "ScenarioConfig",
+    "SimConfig",
+    "SliceConfig",
+    "TimelineConfig",
+    "TrafficConfig",
+    "list_scenarios",
+    "load_scenario",
+]
+
+
+class ConfigError(ValueError):
+    """A scenario value is malformed: the message names the field, value and allowed range."""
+
+
+def _num(lo: float, hi: float, default: Any, unit: str = "", lo_open: bool = False) -> Any:
+    """A numeric dataclass field with an allowed range [lo, hi] (or (lo, hi] if lo_open)."""
+    return field(default=default, metadata={"range": (lo, hi, lo_open), "unit": unit})
+
+
+def _range_text(lo: float, hi: float, lo_open: bool, unit: str) -> str:
+    left = "(" if lo_open else "["
+    return f"{left}{lo:g}, {hi:g}]" + (f" {unit}" if unit else "")
+
+
+class _Validated:
+    """Mixin: range-check every field that declares ``metadata["range"]``."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            spec = f.metadata.get("range")
+            if spec is None:
+                continue
+            lo, hi, lo_open = spec
+            value = getattr(self, f.name)
+            values = value if isinstance(value, tuple) else (value,)
+            for v in values:
+                bad_lo = v <= lo if lo_open else v < lo
+                if not math.isfinite(v) or bad_lo or v > hi:
+                    allowed = _range_text(lo, hi, lo_open, f.metadata.get("unit", ""))
+                    raise ConfigError(f"{f.name} = {value!r} is out of range: allowed {allowed}")
+        self._check()
+
+    def _check(self) -> None:
+        """Cross-field checks of a subclass (raise ConfigError)."""
+
+
+@dataclass(frozen=True)
+class LayoutConfig(_Validated):
+    """Site layout: hexagonal grid with wrap-around (DESIGN section 3)."""
+
+    n_sites: int = _num(1, 10_000, 4)
+    """Sites in the wrap-around cluster; must be i^2 + ij + j^2 (1, 3, 4, 7, 12, 13, 19, ...)."""
+    isd_m: float = _num(10, 20_000, 500.0, "m", lo_open=True)  # TR 36.814 Table A.2.1.1-2 Case 1
+    azimuths_deg: tuple[float, ...] = _num(-360, 360, (30.0, 150.0, 270.0), "deg")
+    bs_height_m: float = _num(1, 300, 25.0, "m")  # TR 38.901 Table 7.4.1-1 UMa h_BS
+    ue_height_m: float = _num(1, 22.5, 1.5, "m")  # TR 38.901 Table 7.4.1-1 UMa 1.5 <= h_UT <= 22.5
+    min_distance_m: float = _num(0, 1_000, 35.0, "m")  # TR 36.814 Table A.2.1.1-2 (35 m)
+
+    def _check(self) -> None:
+        if not self.azimuths_deg:
+            raise ConfigError("azimuths_deg must list at least one sector azimuth")
+        if self.min_distance_m >= self.isd_m / 2:
+            raise ConfigError(
+                f"min_distance_m = {self.min_distance_m} must be below isd_m / 2 = {self.isd_m / 2}"
+            )
+
+
+@dataclass(frozen=True)
+class RadioConfig(_Validated):
+    """Carrier, power, propagation and link model (DESIGN section 3)."""
+
+    carrier_ghz: float = _num(0.5, 100, 2.6, "GHz")
+    n_prb: int = _num(6, 275, 100)  # 20 MHz = 100 PRBs, TS 36.101 Table 5.6-1
+    prb_bandwidth_hz: float = _num(15e3, 1.44e6, 180e3, "Hz")  # 12 x 15 kHz, TS 36.211 6.2.3
+    overhead: float = _num(0, 0.9, 0.25)  # control + reference signals; peak 75.4 Mbit/s (36.213)
+    tx_power_dbm: float = _num(0, 70, 46.0, "dBm")  # TR 36.814 Table A.2.1.1-2 (46 dBm, 20 MHz)
+    noise_density_dbm_hz: float = _num(-200, -100, -174.0, "dBm/Hz")  # thermal noise, 290 K
+    noise_figure_db: float = _num(0, 20, 9.0, "dB")  # TR 36.814 Table A.2.1.1-2 UE NF
+    pathloss: str = "uma_38901"
+    """Path-loss model: ``uma_38901`` (TR 38.901 Table 7.4.1-1) or ``macro_36942`` (TR 36.942)."""
+    shadowing_correlation: float = _num(0, 1, 0.5)  # inter-site, TR 36.942 section 4.5
+    min_coupling_loss_db: float = _num(0, 150, 70.0, "dB")  # TR 36.942 Table 4.1 (macro, 70 dB)
+    antenna_gain_dbi: float = _num(-10, 30, 15.0, "dBi")  # TR 36.942 section 4.2.1 (15 dBi)
+    beamwidth_deg: float = _num(1, 360, 65.0, "deg")  # TR 36.942 section 4.2.1 theta_3dB
+    max_attenuation_db: float = _num(0, 60, 20.0, "dB")  # TR 36.942 section 4.2.1 A_m
+    link: str = "cqi"
+    """Link model: ``cqi`` (TS 36.213 Table 7.2.3-1) or ``shannon`` (TR 36.942 Annex A)."""
+
+    def _check(self) -> None:
+        from slicesim.sim.channel import PATHLOSS_MODELS
+        from slicesim.sim.link import LINK_MODELS
+
+        if self.pathloss not in PATHLOSS_MODELS:
+            raise ConfigError(
+                f"pathloss = {self.pathloss!r} is unknown: allowed {sorted(PATHLOSS_MODELS)}"
+            )
+        if self.link not in LINK_MODELS:
+            raise ConfigError(f"link = {self.link!r} is unknown: allowed {sorted(LINK_MODELS)}")
+
+
+@dataclass(frozen=True)
+class SimConfig(_Validated):
+    """Time scales of the engine (DESIGN section 2)."""
+
+    period_s: float = _num(1, 86_400, 900.0, "s")
+    """Network time one control period stands for (15 min in the paper)."""
+    window_s: float = _num(0.1, 86_400, 20.0, "s")
+    """Simulated window per period; the traffic level is held stationary inside it."""
+    epoch_s: float = _num(0.001, 3_600, 1.0, "s")
+    """Scheduling epoch: interval at which loads, rates and buffers are updated."""
+    buffer_s: float = _num(0.01, 3_600, 4.0, "s")
+    """Per-user buffer, in seconds of the user's offered rate; data beyond it is dropped."""
+    drops_per_cell: int = _num(10, 1_000_000, 1000)
+    """User drops (position, shadowing, LOS) pre-computed per cell; sessions draw from them."""
+
+    def _check(self) -> None:
+        if self.epoch_s > self.window_s:
+            raise ConfigError(
+                f"epoch_s = {self.epoch_s} must not exceed window_s = {self.window_s}"
+            )
+        if self.window_s > self.period_s:
+            raise ConfigError(
+                f"window_s = {self.window_s} must not exceed period_s = {self.period_s}"
+            )
+
+
+@dataclass(frozen=True)
+class SliceConfig(_Validated):
+    """One slice type: its QoS needs and its users' traffic."""
+
+    id: int = _num(1, 1_000, 1)
+    name: str = "slice"
+    thr_mbps: float = _num(0, 10_000, 1.0, "Mbit/s", lo_open=True)
+    """Need on average user throughput (while the user has data), paper Section V-A."""
+    delay_ms: float = _num(0, 100_000, 100.0, "ms", lo_open=True)
+    """Need on packet delay: TS 23.501 Table 5.7.4-1 packet delay budget of the service."""
+    profile: str = "residential"
+    """Daily traffic profile (``slicesim.sim.traffic.PROFILES``) or a column of ``masks_csv``."""
+    users_per_cell: float = _num(0, 10_000, 4.0)
+    """Mean number of users in session per cell when the traffic mask is 1."""
+    session_s: float = _num(0, 86_400, 60.0, "s", lo_open=True)
+    offered_mbps: float = _num(0, 10_000, 0.5, "Mbit/s", lo_open=True)
+    """Mean offered rate of a user in session."""
+    burst_kbit: float = _num(0, 1e6, 100.0, "kbit", lo_open=True)
+    """Size of one application burst (a video chunk, a game update, a voice frame bundle)."""
+
+
+@dataclass(frozen=True)
+class TrafficConfig(_Validated):
+    """Traffic masks and the spatial distribution of users (DESIGN section 4)."""
+
+    masks_csv: str | None = None
+    """CSV of a user's own masks: one column per profile name, one row per period."""
+    day_sigma: float = _num(0, 1, 0.05)
+    """Std of the day-to-day factor applied to each slice's daily profile."""
+    noise_sigma: float = _num(0, 1, 0.05)
+    """Std of the per-period multiplicative noise of the masks."""
+    cell_weight_sigma: float = _num(0, 3, 0.3)
+    """Std of log spatial weights: cells are unequally loaded (0 = all equal)."""
+
+
+@dataclass(frozen=True)
+class PhaseConfig(_Validated):
+    """A phase of the timeline: from period ``start`` on, the slice ids in ``slices`` are active."""
+
+    name: str = "H0"
+    start: int = _num(0, 10**9, 0)
+    slices: tuple[int, ...] = (1,)
+
+
+@dataclass(frozen=True)
+class TimelineConfig(_Validated):
+    """Phases and the episode length in periods."""
+
+    n_periods: int = _num(1, 10**9, 96)
+    phases: tuple[PhaseConfig, ...] = field(default_factory=lambda: (PhaseConfig(),))
+
+    def _check(self) -> None:
+        if not self.phases or self.phases[0].start != 0:
+            raise ConfigError("phases must start with a phase at start = 0")
+        starts = [p.start for p in self.phases]
+        if starts != sorted(set(starts)):
+            raise ConfigError(f"phases[].start = {starts} must be strictly increasing")
+        if starts[-1] >= self.n_periods:
+            raise ConfigError(
+                f"phases[-1].start = {starts[-1]} must be below n_periods = {self.n_periods}"
+            )
+
+
+@dataclass(frozen=True)
+class ScenarioConfig(_Validated):
+    """A whole scenario: network, slices, traffic and the timeline of slice changes."""
+
+    name: str = "custom"
+    description: str = ""
+    layout: LayoutConfig = field(default_factory=LayoutConfig)
+    radio: RadioConfig = field(default_factory=RadioConfig)
+    sim: SimConfig = field(default_factory=SimConfig)
+    traffic: TrafficConfig = field(default_factory=TrafficConfig)
+    slices: tuple[SliceConfig, ...] = field(default_factory=lambda: (SliceConfig(),))
+    timeline: TimelineConfig = field(default_factory=TimelineConfig)
+
+    def _check(self) -> None:
+        ids = [s.id for s in self.slices]
+        if not ids:
+            raise ConfigError("slices must list at least one slice type")
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"slices[].id = {ids} must be unique")
+        for i, phase in enumerate(self.timeline.phases):
+            for sid in phase.slices:
+                if sid not in ids:
+                    raise ConfigError(
+                        f"timeline.phases[{i}].slices: unknown slice id {sid} (known: {ids})"
+                    )
+
+    @property
+    def n_slices(self) -> int:
+        """Number of slice types (the action's second dimension)."""
+        return len(self.slices)
+
+    @property
+    def slice_ids(self) -> tuple[int, ...]:
+        return tuple(s.id for s in self.slices)
+
+    def slice_index(self, slice_id: int) -> int:
+        """Column of slice ``slice_id`` in every (n_cells, n_slices) array."""
+        try:
+            return self.slice_ids.index(slice_id)
+        except ValueError:
+            raise KeyError(f"unknown slice id {slice_id} (known: {list(self.slice_ids)})") from None
+
+    def phase_at(self, period: int) -> PhaseConfig:
+        """The timeline phase in force at ``period``."""
+        current = self.timeline.phases[0]
+        for phase in self.timeline.phases:
+            if phase.start <= period:
+                current = phase
+        return current
+
+    def replace(self, overrides: Mapping[str, Any]) -> ScenarioConfig:
+        """A copy with ``overrides`` applied: nested dicts or dotted keys (``"sim.window_s"``)."""
+        data = _merge(to_dict(self), _undot(overrides))
+        return _build(ScenarioConfig, data, "")
+
+
+# ---------------------------------------------------------------- building from plain data
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain (YAML-able) data of a config dataclass."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def _undot(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        parts = str(key).split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = _undot(value) if isinstance(value, Mapping) else value
+    return out
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        merged = dict(base)
+        for key, value in over.items():
+            merged[key] = _merge(base[key], value) if key in base else value
+        return merged
+    return over
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    """Check ``value`` against annotation ``tp`` (after postponed evaluation) and convert it."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} = {value!r} must be a list")
+        (item_tp, _) = typing.get_args(tp)
+        return tuple(_coerce(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if tp is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{where} = {value!r} must be of type {_type_name(tp)}")
+
+
+def _build(cls: Any, data: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, naming the dotted field path in every error."""
+    label = where or "scenario"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{label} must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{label}: unknown key(s) {unknown}; allowed: {sorted(names)}")
+    prefix = f"{where}." if where else ""
+    kwargs = {k: _coerce(hints[k], v, prefix + k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        raise ConfigError(f"{prefix}{err}") from None
+
+
+# ---------------------------------------------------------------- scenario files
+
+
+def _scenario_dirs() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    return [here.parent / "scenarios", Path(sys.prefix) / "share" / "slicesim" / "scenarios"]
+
+
+def list_scenarios() -> list[str]:
+    """Names of the shipped scenarios."""
+    names: set[str] = set()
+    for folder in _scenario_dirs():
+        names.update(p.stem for p in folder.glob("*.yaml"))
+    return sorted(names)
+
+
+def load_scenario(
+    name_or_path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> ScenarioConfig:
+    """Load a shipped scenario by name (``paper``, ``small``) or a YAML file by path.
+
+    Args:
+        name_or_path: a shipped scenario's name or the path of a scenario YAML file.
+        overrides: nested dict or dotted keys applied on top of the file.
+
+    Raises:
+        FileNotFoundError: no such scenario name or file.
+        ConfigError: the file is malformed (the message names the field and allowed range).
+    """
+    path = Path(name_or_path)
+    if not path.suffix:
+        found = [d / f"{name_or_path}.yaml" for d in _scenario_dirs()]
+        existing = [p for p in found if p.is_file()]
+        if not existing:
+            raise FileNotFoundError(
+                f"unknown scenario {str(name_or_path)!r}: shipped scenarios are {list_scenarios()}"
+            )
+        path = existing[0]
+    elif not path.is_file():
+        raise FileNotFoundError(f"scenario file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"scenario file {str(path)!r} is not valid YAML: {err}") from None
+    try:
+        config = _build(ScenarioConfig, data, "")
+        return config.replace(overrides) if overrides else config
+    except ConfigError as err:
+        raise ConfigError(f"scenario file {str(path)!r}: {err}") from None

@@ -1,0 +1,149 @@
+"""Per-period KPIs (the O&M reports), QoS satisfaction and network utility (paper eq. 3 and 5)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["KpiAccumulator", "PeriodReport", "qos", "utility"]
+
+
+def qos(
+    thr_mbps: np.ndarray,
+    delay_ms: np.ndarray,
+    thr_need_mbps: np.ndarray,
+    delay_need_ms: np.ndarray,
+    served: np.ndarray | None = None,
+) -> np.ndarray:
+    """QoS satisfaction r = min(thr / thr*, d* / delay, 1) (paper eq. 3).
+
+    Args:
+        thr_mbps, delay_ms: achieved KPIs, shape (..., n_slices).
+        thr_need_mbps, delay_need_ms: needs, broadcast against the KPIs.
+        served: where False (no user had data in the period) r is 1: no need went unmet.
+    """
+    thr_term = np.asarray(thr_mbps) / thr_need_mbps
+    with np.errstate(divide="ignore"):
+        delay_term = np.where(np.asarray(delay_ms) > 0, delay_need_ms / np.asarray(delay_ms), 1.0)
+    r = np.minimum(np.minimum(thr_term, delay_term), 1.0)
+    if served is not None:
+        r = np.where(served, r, 1.0)
+    return r
+
+
+def utility(r: np.ndarray, active: np.ndarray | None = None) -> float:
+    """Network utility U = sum log(1 + r) over active (cell, slice) pairs (paper eq. 5)."""
+    terms = np.log1p(r)
+    if active is not None:
+        terms = np.where(active, terms, 0.0)
+    return float(terms.sum())
+
+
+@dataclass(frozen=True)
+class PeriodReport:
+    """KPIs of one control period; every array has shape (n_cells, n_slices) unless noted.
+
+    Attributes:
+        period: index of the period.
+        phase: name of the scenario-timeline phase.
+        x: shares applied (zero for inactive slices).
+        thr_mbps: average user throughput while the user had data (volume / active time,
+            the "scheduled IP throughput" of TS 36.314 4.1.6); 0 where no data.
+        delay_ms: average delay of application bursts (queueing + transmission); 0 where no data.
+        prb_util: share of the cell's PRBs the slice used (time average), <= x.
+        users: average number of users in session.
+        cqi: average wideband CQI of the slice's users (1..15); 0 where there were none.
+        demand_mbps: traffic offered by the slice's users (Mbit/s).
+        served: the slice had data in the period (its KPIs are measurements, not defaults).
+        active: the slice was active in the cell.
+        mask: traffic mask of every slice type, shape (n_slices,).
+        cell_util: PRB utilisation of every cell over all slices, shape (n_cells,).
+    """
+
+    period: int
+    phase: str
+    x: np.ndarray
+    thr_mbps: np.ndarray
+    delay_ms: np.ndarray
+    prb_util: np.ndarray
+    users: np.ndarray
+    cqi: np.ndarray
+    demand_mbps: np.ndarray
+    served: np.ndarray
+    active: np.ndarray
+    mask: np.ndarray
+    cell_util: np.ndarray
+
+    def qos(self, thr_need_mbps: np.ndarray, delay_need_ms: np.ndarray) -> np.ndarray:
+        """QoS satisfaction r of every (cell, slice); 1 where unserved or inactive."""
+        r = qos(self.thr_mbps, self.delay_ms, thr_need_mbps, delay_need_ms, self.served)
+        return np.where(self.active, r, 1.0)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The (n_cells, n_slices) KPI arrays by name."""
+        names = ("x", "thr_mbps", "delay_ms", "prb_util", "users", "cqi", "demand_mbps")
+        return {n: getattr(self, n) for n in names}
+
+
+class KpiAccumulator:
+    """Sums over the scheduling epochs of a period: per user row, grouped at the end."""
+
+    ROWS = ("bits", "busy_s", "arrived_bits", "delay_bits_s", "cqi_s", "user_s")
+
+    def __init__(self, n_cells: int, n_slices: int, epoch_s: float) -> None:
+        self.n_cells, self.n_slices, self.epoch_s = n_cells, n_slices, epoch_s
+        self.rows = {name: np.zeros(256) for name in self.ROWS}
+        self.prb_s = np.zeros(n_cells * n_slices)
+
+    def add(
+        self,
+        n: int,
+        present: np.ndarray,
+        bits: np.ndarray,
+        busy_s: np.ndarray,
+        arrived_bits: np.ndarray,
+        delay_bits_s: np.ndarray,
+        cqi: np.ndarray,
+        prb_s: np.ndarray,
+    ) -> None:
+        """Add one epoch: values of user rows [0, n) and PRB-seconds per group."""
+        if n > len(self.rows["bits"]):
+            for name, old in self.rows.items():
+                self.rows[name] = np.concatenate([old, np.zeros(n + len(old))])
+        r = {name: v[:n] for name, v in self.rows.items()}
+        r["bits"] += bits
+        r["busy_s"] += busy_s
+        r["arrived_bits"] += arrived_bits
+        r["delay_bits_s"] += delay_bits_s
+        on = present * self.epoch_s
+        r["cqi_s"] += cqi * on
+        r["user_s"] += on
+        self.prb_s += prb_s
+
+    def report(self, group: np.ndarray, window_s: float, n_prb: int, **fixed: Any) -> PeriodReport:
+        """Turn the sums into the period's KPIs; ``group`` is the group of every user row."""
+        shape = (self.n_cells, self.n_slices)
+        n = len(group)
+        s = {
+            name: np.bincount(group, weights=v[:n], minlength=shape[0] * shape[1]).reshape(shape)
+            for name, v in self.rows.items()
+        }
+        served = s["busy_s"] > 0
+        has_users = s["user_s"] > 0
+        arrived = s["arrived_bits"] > 0
+        prb_util = self.prb_s.reshape(shape) / (window_s * n_prb)
+        return PeriodReport(
+            thr_mbps=np.where(served, s["bits"] / np.where(served, s["busy_s"], 1.0) / 1e6, 0.0),
+            delay_ms=np.where(
+                arrived, s["delay_bits_s"] / np.where(arrived, s["arrived_bits"], 1.0) * 1e3, 0.0
+            ),
+            prb_util=prb_util,
+            users=s["user_s"] / window_s,
+            cqi=np.where(has_users, s["cqi_s"] / np.where(has_users, s["user_s"], 1.0), 0.0),
+            demand_mbps=s["arrived_bits"] / window_s / 1e6,
+            served=served,
+            cell_util=prb_util.sum(axis=1),
+            **fixed,
+        )
