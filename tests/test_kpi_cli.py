@@ -1,0 +1,57 @@
+"""QoS and utility (paper eq. 3 and 5), result files and the ``slicesim simulate`` command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from slicesim import qos, utility
+from slicesim.cli import main
+from slicesim.io import KPI_COLUMNS, atomic_write
+
+
+def test_qos_is_the_tighter_of_throughput_and_delay_capped_at_one():
+    thr = np.array([1.0, 4.0, 4.0, 0.0])
+    delay = np.array([10.0, 400.0, 10.0, 0.0])
+    r = qos(thr, delay, thr_need_mbps=2.0, delay_need_ms=100.0, served=np.array([1, 1, 1, 0]) > 0)
+    np.testing.assert_allclose(r, [0.5, 0.25, 1.0, 1.0])
+    assert utility(r) == pytest.approx(sum(math.log(1 + v) for v in r))
+    assert utility(r, active=np.array([True, False, False, False])) == pytest.approx(math.log(1.5))
+
+
+def test_atomic_write_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "out.txt"
+    with pytest.raises(RuntimeError), atomic_write(target) as fh:
+        fh.write("half")
+        raise RuntimeError("boom")
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with atomic_write(target) as fh:
+        fh.write("whole")
+    assert target.read_text() == "whole"
+
+
+def test_simulate_writes_one_row_per_period_cell_and_slice(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["simulate", "--scenario", "small", "--periods", "5", "--policy", "traffic",
+                 "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    with (out / "kpis.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0]) == KPI_COLUMNS
+    assert len(rows) == 5 * 3 * 4
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["periods"] == 5 and 0 <= summary["p_qos_1"] <= 1
+    active = [r for r in rows if r["active"] == "1"]
+    assert all(0 <= float(r["qos"]) <= 1 for r in active)
+    assert all(float(r["x"]) == 0 for r in rows if r["active"] == "0")
+
+
+def test_simulate_reports_bad_input(tmp_path, capsys):
+    assert main(["simulate", "--scenario", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown scenario 'nope'" in capsys.readouterr().err
+    assert main(["simulate", "--scenario", "small", "--periods", "0", "--out", str(tmp_path)]) == 2
+    assert "--periods = 0 is out of range" in capsys.readouterr().err
+    assert not (tmp_path / "kpis.csv").exists()
