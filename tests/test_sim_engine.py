@@ -121,3 +121,15 @@ def test_state_keys_are_plain_data():
 
     walk(state)
     assert not any(isinstance(v, np.random.Generator) for v in state.values())
+
+
+def test_rows_admitted_after_the_last_epoch_count_as_idle():
+    from slicesim.sim.kpi import KpiAccumulator
+
+    acc = KpiAccumulator(n_cells=2, n_slices=2, epoch_s=1.0)
+    ones = np.ones(3)
+    acc.add(3, ones > 0, ones, ones, ones, ones, ones, np.ones(4))
+    group = np.r_[[0, 1, 3], np.zeros(400, dtype=int)]  # 400 late arrivals, never scheduled
+    rep = acc.report(group, window_s=1.0, n_prb=10, period=0, phase="H0", x=np.zeros((2, 2)),
+                     active=np.ones((2, 2), bool), mask=np.ones(2))  # fmt: skip
+    np.testing.assert_array_equal(rep.users, [[1, 1], [0, 1]])

@@ -125,9 +125,10 @@ class KpiAccumulator:
     def report(self, group: np.ndarray, window_s: float, n_prb: int, **fixed: Any) -> PeriodReport:
         """Turn the sums into the period's KPIs; ``group`` is the group of every user row."""
         shape = (self.n_cells, self.n_slices)
-        n = len(group)
+        n = min(len(group), len(self.rows["bits"]))  # rows that arrived after the last epoch: 0
         s = {
-            name: np.bincount(group, weights=v[:n], minlength=shape[0] * shape[1]).reshape(shape)
+            name: np.bincount(group[:n], weights=v[:n], minlength=shape[0] * shape[1])
+            .reshape(shape)
             for name, v in self.rows.items()
         }
         served = s["busy_s"] > 0
