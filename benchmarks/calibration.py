@@ -32,7 +32,8 @@ def geometry(net: slicesim.Network) -> None:
     sinr = net.sample_sinr_db(50_000, seed=1)
     print("## SINR at full load (dB)\n| source | 5 % | 50 % | 95 % |\n|---|---|---|---|")
     p = np.percentile(sinr, [5, 50, 95])
-    print(f"| slicesim paper ({net.config.radio.pathloss}) | {p[0]:.1f} | {p[1]:.1f} | {p[2]:.1f} |")
+    model = net.config.radio.pathloss
+    print(f"| slicesim paper ({model}) | {p[0]:.1f} | {p[1]:.1f} | {p[2]:.1f} |")
     for name, ref in REFERENCE.items():
         print(f"| {name} | {ref[0]} | {ref[1]} | {ref[2]} |")
     _, prb_bps = net.link(sinr)
@@ -41,7 +42,8 @@ def geometry(net: slicesim.Network) -> None:
     print(
         f"\nfull-load cell throughput (equal time share): {cell_bps.mean() / 1e6:.1f} Mbit/s "
         f"({cell_bps.mean() / bandwidth:.2f} bit/s/Hz/cell); "
-        f"5th-percentile user rate with the whole cell: {np.percentile(cell_bps, 5) / 1e6:.2f} Mbit/s"
+        "5th-percentile user rate with the whole cell: "
+        f"{np.percentile(cell_bps, 5) / 1e6:.2f} Mbit/s"
     )
 
 

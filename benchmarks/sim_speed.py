@@ -39,9 +39,8 @@ def speed(runs: int, periods: int) -> dict[str, tuple[float, int]]:
     for run in range(runs):  # interleaved, so machine noise hits every layout alike
         for name, config in configs.items():
             samples[name].append(periods_per_second(config, periods, seed=run))
-    return {
-        name: (statistics.median(v), 3 * configs[name].layout.n_sites) for name, v in samples.items()
-    }
+    cells = {name: 3 * config.layout.n_sites for name, config in configs.items()}
+    return {name: (statistics.median(v), cells[name]) for name, v in samples.items()}
 
 
 def day_means(window_s: float, seed: int, periods: int) -> dict[str, float]:

@@ -16,3 +16,4 @@ __all__ = [
     "qos",
     "utility",
 ]
+import slicesim.envs  # noqa: F401  (registers the Gymnasium ids)

@@ -1,0 +1,112 @@
+"""Gymnasium glue for the simulator: :class:`SlicingEnv`, its registration and per-cell views.
+
+Ids (registered on ``import slicesim``, idempotently):
+
+* ``slicesim/MultiCellSlicing-v0``: scenario ``paper`` by default; any ``scenario=`` name or path.
+* ``slicesim/MultiCellSlicing-<name>-v0`` for every shipped scenario ``<name>``
+  (``slicesim.list_scenarios()``: ``paper``, ``small``).
+
+``max_episode_steps`` of each id is its scenario timeline's ``n_periods``, so ``TimeLimit`` owns
+truncation. :func:`make_env` also sets it when ``scenario``/``config`` change the timeline.
+
+The per-cell views (:class:`~slicesim.envs.views.CellVecEnv` for stable-baselines3,
+:class:`~slicesim.envs.views.CellParallelEnv` for PettingZoo) are imported on first access, so
+``import slicesim`` pulls in neither torch nor pettingzoo.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from slicesim.config import ConfigError, ScenarioConfig, list_scenarios, load_scenario
+from slicesim.envs.slicing_env import SlicingEnv
+
+__all__ = [
+    "DEFAULT_SCENARIO",
+    "ENTRY_POINT",
+    "ENV_ID",
+    "CellParallelEnv",
+    "CellVecEnv",
+    "SlicingEnv",
+    "env_id",
+    "make_env",
+    "register_envs",
+]
+
+ENV_ID = "slicesim/MultiCellSlicing-v0"
+"""The generic id; its scenario defaults to :data:`DEFAULT_SCENARIO`."""
+DEFAULT_SCENARIO = "paper"
+ENTRY_POINT = "slicesim.envs.slicing_env:SlicingEnv"
+_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")  # names that make unambiguous ids
+
+
+def env_id(scenario: str | None = None) -> str:
+    """The registered id of a shipped scenario (``None``: the generic :data:`ENV_ID`)."""
+    return ENV_ID if scenario is None else f"slicesim/MultiCellSlicing-{scenario}-v0"
+
+
+def register_envs() -> list[str]:
+    """Register :data:`ENV_ID` and one id per shipped scenario; skip ids already registered.
+
+    Returns:
+        The ids registered by this call (empty when all were registered before).
+    """
+    wanted: dict[str, str] = {ENV_ID: DEFAULT_SCENARIO}
+    wanted.update({env_id(n): n for n in list_scenarios() if _NAME_RE.match(n)})
+    added = []
+    for id_, scenario in wanted.items():
+        if id_ in gym.registry:
+            continue
+        try:
+            n_periods = load_scenario(scenario).timeline.n_periods
+        except (ConfigError, OSError) as err:  # a broken file must not break `import slicesim`
+            warnings.warn(f"{id_} not registered: {err}", stacklevel=2)
+            continue
+        gym.register(
+            id=id_,
+            entry_point=ENTRY_POINT,
+            max_episode_steps=n_periods,
+            kwargs={"scenario": scenario},
+        )
+        added.append(id_)
+    return added
+
+
+def make_env(
+    scenario: str | Path | ScenarioConfig = DEFAULT_SCENARIO,
+    config: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> gym.Env:
+    """``gymnasium.make`` with ``TimeLimit`` at the (possibly overridden) timeline's length.
+
+    Args:
+        scenario: a shipped scenario's name (its own id is used), a YAML path or a config.
+        config: overrides (nested dict or dotted keys, e.g. ``{"timeline.n_periods": 30}``).
+        **kwargs: more arguments of :class:`SlicingEnv` or ``gymnasium.make``.
+    """
+    if isinstance(scenario, ScenarioConfig):
+        loaded = scenario.replace(config) if config else scenario
+    else:
+        loaded = load_scenario(scenario, config)
+    named = env_id(str(scenario)) if isinstance(scenario, str) else ENV_ID
+    id_ = named if named in gym.registry else ENV_ID
+    kwargs.setdefault("max_episode_steps", loaded.timeline.n_periods)
+    return gym.make(id_, scenario=scenario, config=config, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the per-cell views on first access (they need stable-baselines3 / pettingzoo)."""
+    if name in ("CellVecEnv", "CellParallelEnv"):
+        from slicesim.envs import views
+
+        return getattr(views, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+register_envs()

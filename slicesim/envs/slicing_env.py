@@ -1,0 +1,242 @@
+"""The Gymnasium environment: one step = one control period of a :class:`slicesim.Network`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from slicesim.config import ScenarioConfig, load_scenario
+from slicesim.envs.actions import check_action
+from slicesim.envs.features import ObservationEncoder, feature_names
+from slicesim.sim import Network, PeriodReport, utility
+from slicesim.sim.layout import make_layout
+
+__all__ = ["SlicingEnv"]
+
+
+class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Multi-cell radio-resource slicing: share every cell's PRBs among its slices each period.
+
+    ## Description
+
+    A multi-cell LTE network (``slicesim.Network``) serves slice types with throughput and delay
+    needs (Hu et al., "Fast and Scalable Network Slicing by Integrating Deep Learning with
+    Lagrangian Methods", Section V). Every step the agent gives each cell's slices their shares
+    of the cell's PRBs; the simulator runs one control period (``Network.run_period``) and
+    reports the KPIs. The scenario's timeline decides which slices are active: in ``paper``,
+    slice 3 joins at period 3000; in ``small``, at period 24.
+
+    ## Action Space
+
+    ``Box(0, 1, (n_cells, max_slices), float32)``: PRB shares; ``max_slices`` is the number of
+    slice types, the columns in the order of ``config.slices``. Entries of slices inactive in the
+    coming period are ignored (zeroed). A cell whose active shares sum above 1 (+1e-6) is scaled to
+    sum 1 and flagged in ``info["action_rescaled"]``; with ``strict=True`` it raises instead.
+    NaN, infinite, negative or > 1 (+1e-6) entries and a wrong shape always raise ``ValueError``
+    naming the cell and slice id.
+
+    ## Observation Space
+
+    ``Box(0, 1, (n_cells, max_slices, 6 + 2 * history), float32)``; the last axis
+    (``self.feature_names``, details in :mod:`slicesim.envs.features`):
+
+    | index          | feature       | normalisation                                   |
+    |----------------|---------------|-------------------------------------------------|
+    | 0              | active        | 1 if active in the coming period                |
+    | 1              | thr_need      | thr* / max_s thr*                               |
+    | 2              | delay_need    | d* / max_s d*                                   |
+    | 3              | prb_util      | last period's share of the cell's PRBs used     |
+    | 4              | thr_ratio     | min(thr / thr*, 2) / 2, last period             |
+    | 5              | delay_ratio   | min(delay / d*, 2) / 2, last period             |
+    | 6 .. 5+H       | users_1..H    | users / (2 users_per_cell), clipped to 1        |
+    | 6+H .. 5+2H    | cqi_1..H      | mean CQI / 15                                   |
+
+    History index 1 is the last period. Inactive slices' features are all 0; before any period
+    has run, KPIs and history are 0.
+
+    ## Rewards
+
+    The network utility U = sum over active (cell, slice) of log(1 + r) (paper eq. 5), with QoS
+    satisfaction r = min(thr / thr*, d* / delay, 1) (eq. 3; 1 where a slice had no data).
+
+    ## Info
+
+    Step info describes the period just simulated: ``period``, ``phase`` (timeline label),
+    ``active`` (bool mask), ``slices_changed`` (active set differs from the previous period's),
+    ``x`` (shares applied), ``action_rescaled`` (per cell), ``kpi`` (raw (n_cells, max_slices)
+    arrays ``thr_mbps``, ``delay_ms``, ``prb_util``, ``users``, ``cqi``, ``demand`` in Mbit/s,
+    ``served``), ``qos`` (r), ``cell_reward`` (per cell min of r over active slices, 1 if none:
+    the reward of the paper's cell-wise DRL), ``utility`` (= reward). It also describes the coming
+    period: ``active_next`` and ``demand_next``, each slice's expected traffic (Mbit/s), i.e. the
+    perfect traffic knowledge the paper's traffic-proportional baseline assumes; it is not part of
+    the observation. Reset info has ``period`` and ``phase`` of the first period, ``active`` =
+    ``active_next``, ``demand_next`` and ``slices_changed`` = False.
+
+    ## Episode End
+
+    ``terminated`` is always False. Episodes are truncated by ``TimeLimit`` after the scenario
+    timeline's ``n_periods`` (registered as ``max_episode_steps``). When ``scenario`` or
+    ``config`` change the timeline's length, pass ``max_episode_steps`` to ``gymnasium.make``
+    too, or use :func:`slicesim.envs.make_env`, which does. The env itself runs on past the
+    timeline's end (the last phase continues).
+
+    ## Arguments
+
+    ```python
+    env = gymnasium.make("slicesim/MultiCellSlicing-v0", scenario="paper",
+                         config={"sim.window_s": 5.0}, history=5, strict=False,
+                         render_mode="rgb_array")
+    ```
+
+    * ``scenario``: a shipped scenario's name, a YAML path or a ``ScenarioConfig``.
+    * ``config``: overrides for ``slicesim.load_scenario`` (nested dict or dotted keys).
+    * ``history``: H, past periods of users and CQI in the observation (default 5).
+    * ``strict``: raise on cells whose shares sum above 1 instead of rescaling them.
+    * ``render_mode``: None or ``"rgb_array"`` (cells coloured by PRB utilisation and QoS).
+
+    Every random draw comes from ``reset(seed=...)``: the network is built with a seed drawn
+    from ``self.np_random``. Same seed and actions -> identical observations, rewards and infos.
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": ["rgb_array"], "render_fps": 4}  # noqa: RUF012
+
+    def __init__(
+        self,
+        scenario: str | Path | ScenarioConfig = "paper",
+        config: Mapping[str, Any] | None = None,
+        history: int = 5,
+        strict: bool = False,
+        render_mode: str | None = None,
+    ) -> None:
+        if isinstance(scenario, ScenarioConfig):
+            self.config = scenario.replace(config) if config else scenario
+        else:
+            self.config = load_scenario(scenario, config)
+        if isinstance(history, bool) or not isinstance(history, int) or history < 1:
+            raise ValueError(f"history = {history!r} is out of range: allowed integers >= 1")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode = {render_mode!r} is unknown: allowed {self.metadata['render_modes']}"
+            )
+        self.history = history
+        self.strict = bool(strict)
+        self.render_mode = render_mode
+        self.layout = make_layout(self.config.layout)
+        self.n_cells, self.n_slices = self.layout.n_cells, self.config.n_slices
+        self.slice_ids = self.config.slice_ids
+        self.feature_names = feature_names(history)
+        self._encoder = ObservationEncoder(self.config, self.n_cells, history)
+        shape = (self.n_cells, self.n_slices)
+        self.action_space = spaces.Box(0.0, 1.0, shape, dtype=np.float32)
+        self.observation_space = spaces.Box(
+            0.0, 1.0, (*shape, len(self.feature_names)), dtype=np.float32
+        )
+        self.net: Network | None = None
+        """The running simulator (built by :meth:`reset`)."""
+        self._last: tuple[PeriodReport, np.ndarray] | None = None  # report, cell_reward
+        self._active_next = np.zeros(shape, dtype=bool)
+
+    # ------------------------------------------------------------------ Gymnasium API
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Build a fresh network seeded from ``self.np_random``; return obs and info.
+
+        ``options`` is accepted for API compatibility and ignored.
+        """
+        super().reset(seed=seed)
+        self.net = Network(self.config, seed=int(self.np_random.integers(2**31)))
+        self._last = None
+        active = self._active_next = self.net.active_mask()
+        info = {
+            "period": self.net.period,
+            "phase": self.config.phase_at(self.net.period).name,
+            "active": active,
+            "active_next": active,
+            "demand_next": self.net.expected_demand_mbps(),
+            "slices_changed": False,
+        }
+        return self._encoder.reset(active), info
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Apply the shares, simulate one control period, observe and score it."""
+        net = self._require_net()
+        # the active set the agent was shown (active_next); Network.active_mask() costs ~80 us
+        x, rescaled = check_action(action, self._active_next, self.slice_ids, self.strict)
+        previous = None if self._last is None else self._last[0].active
+        report = net.run_period(x)
+        r = report.qos(net.thr_need_mbps, net.delay_need_ms)
+        active = report.active
+        cell_reward = np.where(active, r, np.inf).min(axis=1)
+        cell_reward[np.isinf(cell_reward)] = 1.0  # a cell without active slices
+        reward = utility(r, active)
+        active_next = self._next_mask(report)
+        info = {
+            "period": report.period,
+            "phase": report.phase,
+            "active": active,
+            "slices_changed": previous is not None and not np.array_equal(previous, active),
+            "x": report.x,
+            "action_rescaled": rescaled,
+            "kpi": {
+                "thr_mbps": report.thr_mbps,
+                "delay_ms": report.delay_ms,
+                "prb_util": report.prb_util,
+                "users": report.users,
+                "cqi": report.cqi,
+                "demand": report.demand_mbps,
+                "served": report.served,
+            },
+            "qos": r,
+            "cell_reward": cell_reward,
+            "utility": reward,
+            "active_next": active_next,
+            "demand_next": net.expected_demand_mbps(),
+        }
+        self._last = (report, cell_reward)
+        self._active_next = active_next
+        return self._encoder.update(report, active_next), reward, False, False, info
+
+    def render(self) -> np.ndarray | None:  # type: ignore[override]
+        """An (H, W, 3) uint8 picture of the cells coloured by last PRB utilisation and QoS."""
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() called without a render_mode; pass render_mode='rgb_array' to make()"
+            )
+            return None
+        from slicesim.envs.render import render_cells
+
+        if self._last is None:
+            title = f"{self.config.name}: before period 0"
+            return render_cells(self.layout, None, None, title)
+        report, cell_reward = self._last
+        title = f"{self.config.name}: period {report.period} ({report.phase})"
+        return render_cells(self.layout, np.clip(report.cell_util, 0, 1), cell_reward, title)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _next_mask(self, report: PeriodReport) -> np.ndarray:
+        """``net.active_mask()`` for the coming period, without its ~80 us inside a phase.
+
+        The mask is the override if one is set (then it equals ``report.active``), else the
+        timeline's phase row, which only changes when the phase does.
+        """
+        net = self._require_net()
+        if self.config.phase_at(net.period) is self.config.phase_at(report.period):
+            return report.active.copy()
+        return net.active_mask()
+
+    def _require_net(self) -> Network:
+        if self.net is None:
+            raise RuntimeError("SlicingEnv.step() called before reset()")
+        return self.net
