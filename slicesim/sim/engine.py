@@ -134,6 +134,7 @@ class Network:
         self.period = 0
         self._cell_util = np.full(self.n_cells, 0.5)
         self._active_override: np.ndarray | None = None
+        self._phase_masks: dict[tuple[int, ...], np.ndarray] = {}
         self._active_now = self.active_mask()
 
     # ------------------------------------------------------------------ geometry
@@ -179,8 +180,10 @@ class Network:
         if self._active_override is not None:
             return self._active_override.copy()
         phase = self.config.phase_at(self.period if period is None else period)
-        row = np.isin(self.config.slice_ids, phase.slices)
-        return np.broadcast_to(row, (self.n_cells, self.n_slices)).copy()
+        if phase.slices not in self._phase_masks:
+            row = np.isin(self.config.slice_ids, phase.slices)
+            self._phase_masks[phase.slices] = np.broadcast_to(row, (self.n_cells, self.n_slices))
+        return self._phase_masks[phase.slices].copy()
 
     def set_active_slices(self, active: np.ndarray | list[int] | None) -> None:
         """Override the timeline's slice set: slice ids, a (n_cells, n_slices) mask, or None."""
