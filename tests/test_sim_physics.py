@@ -75,8 +75,8 @@ def test_prb_use_never_exceeds_share_and_cqi_in_range(raw, seed):
     x = x / np.maximum(x.sum(axis=1, keepdims=True), 1.0)
     rep = net.run_period(x)
     budget = np.floor(rep.x * config.radio.n_prb + 1e-9) / config.radio.n_prb
-    assert np.all(rep.prb_util <= budget + 1e-12)
-    assert np.all(rep.cell_util <= 1 + 1e-12)
+    assert np.all(rep.prb_util <= budget + 1e-9)  # sums over epochs: rounding only
+    assert np.all(rep.cell_util <= 1 + 1e-9)
     with_users = rep.users > 0
     assert np.all((rep.cqi[with_users] >= 1) & (rep.cqi[with_users] <= 15))
     assert np.all(rep.thr_mbps >= 0) and np.all(rep.delay_ms >= 0)
