@@ -15,7 +15,7 @@ import numpy as np
 from slicesim.config import ScenarioConfig
 from slicesim.sim.kpi import PeriodReport
 
-__all__ = ["KPI_COLUMNS", "atomic_write", "kpi_table", "write_kpi_csv"]
+__all__ = ["KPI_COLUMNS", "atomic_write", "kpi_table", "period_table", "write_kpi_csv"]
 
 KPI_COLUMNS = (
     "period", "phase", "cell", "slice_id", "active", "x", "thr_mbps", "delay_ms",
@@ -44,26 +44,49 @@ def atomic_write(path: str | Path, mode: str = "w", **kwargs: object) -> Iterato
         raise
 
 
+def period_table(
+    periods: np.ndarray,
+    phases: Sequence[str],
+    slice_ids: Sequence[int],
+    arrays: dict[str, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Columns of a table with one row per period, cell and slice type.
+
+    Args:
+        periods, phases: one entry per period (length T).
+        slice_ids: id of every slice column.
+        arrays: named arrays of shape (T, n_cells, n_slices), written in this order.
+    """
+    first = next(iter(arrays.values()))
+    n, n_cells, n_slices = first.shape
+    cells, slices = np.meshgrid(np.arange(n_cells), np.arange(n_slices), indexing="ij")
+    per_period = n_cells * n_slices
+    return {
+        "period": np.repeat(np.asarray(periods), per_period),
+        "phase": np.repeat(np.asarray(phases, dtype=str), per_period),
+        "cell": np.tile(cells.ravel(), n),
+        "slice_id": np.tile(np.asarray(slice_ids)[slices.ravel()], n),
+        **{k: (v.astype(int) if v.dtype == bool else v).reshape(-1) for k, v in arrays.items()},
+    }
+
+
 def kpi_table(reports: Sequence[PeriodReport], config: ScenarioConfig) -> dict[str, np.ndarray]:
-    """Columns of the KPI table: one row per period, cell and slice type."""
-    n = len(reports)
-    if n == 0:
+    """The KPI table of ``slicesim simulate``: one row per period, cell and slice type."""
+    if not reports:
         return {c: np.empty(0) for c in KPI_COLUMNS}
-    n_cells, n_slices = reports[0].thr_mbps.shape
     thr_need = np.array([s.thr_mbps for s in config.slices])
     delay_need = np.array([s.delay_ms for s in config.slices])
-    stack = {k: np.stack([r.arrays()[k] for r in reports]).ravel() for k in reports[0].arrays()}
-    cells, slices = np.meshgrid(np.arange(n_cells), np.arange(n_slices), indexing="ij")
-    return {
-        "period": np.repeat([r.period for r in reports], n_cells * n_slices),
-        "phase": np.repeat([r.phase for r in reports], n_cells * n_slices),
-        "cell": np.tile(cells.ravel(), n),
-        "slice_id": np.tile(np.asarray(config.slice_ids)[slices.ravel()], n),
-        "active": np.stack([r.active for r in reports]).ravel().astype(int),
-        **stack,
-        "served": np.stack([r.served for r in reports]).ravel().astype(int),
-        "qos": np.stack([r.qos(thr_need, delay_need) for r in reports]).ravel(),
-    }
+    arrays = {"active": np.stack([r.active for r in reports])}
+    for name in reports[0].arrays():
+        arrays[name] = np.stack([r.arrays()[name] for r in reports])
+    arrays["served"] = np.stack([r.served for r in reports])
+    arrays["qos"] = np.stack([r.qos(thr_need, delay_need) for r in reports])
+    return period_table(
+        np.array([r.period for r in reports]),
+        [r.phase for r in reports],
+        config.slice_ids,
+        arrays,
+    )
 
 
 def write_kpi_csv(path: str | Path, table: dict[str, np.ndarray]) -> None:

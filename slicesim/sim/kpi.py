@@ -127,8 +127,9 @@ class KpiAccumulator:
         shape = (self.n_cells, self.n_slices)
         n = min(len(group), len(self.rows["bits"]))  # rows that arrived after the last epoch: 0
         s = {
-            name: np.bincount(group[:n], weights=v[:n], minlength=shape[0] * shape[1])
-            .reshape(shape)
+            name: np.bincount(group[:n], weights=v[:n], minlength=shape[0] * shape[1]).reshape(
+                shape
+            )
             for name, v in self.rows.items()
         }
         served = s["busy_s"] > 0

@@ -1,0 +1,1 @@
+"""IDLA: DNN QoS estimator plus Lagrangian solver (paper Section IV)."""
