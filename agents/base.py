@@ -180,11 +180,38 @@ class Trajectory:
         return out
 
     def save(self, folder: str | Path) -> None:
-        """Write ``trajectory.csv`` and ``summary.json`` into ``folder``, atomically."""
+        """Write ``trajectory.csv``, ``trajectory.npz`` and ``summary.json``, each atomically.
+
+        ``summary.json`` is written last, so its presence marks a complete trajectory.
+        """
         folder = Path(folder)
         write_kpi_csv(folder / "trajectory.csv", self.table())
+        with atomic_write(folder / "trajectory.npz", "wb") as fh:
+            np.savez_compressed(
+                fh,
+                periods=np.array(self.periods),
+                phases=np.array(self.phases, dtype=str),
+                utility=np.array(self.utility),
+                decision_s=np.array(self.decision_s),
+                slice_ids=np.array(self.slice_ids),
+                **{f"a_{name}": self.stacked(name) for name in self.ARRAYS},
+            )
         with atomic_write(folder / "summary.json") as fh:
             json.dump(self.summary(), fh, indent=2)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Trajectory:
+        """Read a trajectory written by :meth:`save`."""
+        folder = Path(folder)
+        summary = json.loads((folder / "summary.json").read_text())
+        with np.load(folder / "trajectory.npz") as data:
+            traj = cls(agent=summary["agent"], slice_ids=tuple(int(i) for i in data["slice_ids"]))
+            traj.periods = data["periods"].tolist()
+            traj.phases = data["phases"].tolist()
+            traj.utility = data["utility"].tolist()
+            traj.decision_s = data["decision_s"].tolist()
+            traj.arrays = {name: list(data[f"a_{name}"]) for name in cls.ARRAYS}
+        return traj
 
 
 def run(
