@@ -184,7 +184,7 @@ def bench(
             seed,
             str(out / "runs" / f"{agent_label(spec)}-s{seed}"),
             progress=workers <= 1,
-        )  # fmt: skip
+        )
         for seed in range(seeds)
         for spec in agents
     ]

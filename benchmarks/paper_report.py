@@ -203,8 +203,8 @@ def write_report(
     out: Path, config: ScenarioConfig, jobs: Sequence[Any], meta: dict[str, Any]
 ) -> Path:
     """Read the finished runs (first seed of each agent for the figures) and write everything."""
-    from agents.idla.agent import collect_periods_of
     from agents.base import SlicingSpec
+    from agents.idla.agent import collect_periods_of
 
     done = [job for job in jobs if job.done_file.is_file()]
     runs_by_agent: dict[str, list[Trajectory]] = {}

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -57,6 +58,34 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from benchmarks.paper_bench import bench
+
+    agents = [a for a in args.agents.split(",") if a] + list(args.agent or [])
+    result = bench(args.scenario, agents, args.seeds, args.out, quick=args.quick,
+                   executor=args.executor, address=args.address, workers=args.workers)  # fmt: skip
+    print(f"ran {len(result.ran)} runs, kept {len(result.skipped)} finished ones")
+    if result.report is not None:
+        print(result.report.read_text())
+    return 0
+
+
+def _add_bench(sub: Any) -> None:
+    p = sub.add_parser("bench", help="run agents on the scenario timeline; figures and report")
+    p.add_argument("--scenario", default="paper")
+    p.add_argument("--agents", default="idla,td3,traffic,oracle",
+                   help="comma-separated built-in agents (idla, td3, traffic, oracle)")  # fmt: skip
+    p.add_argument("--agent", action="append", metavar="package.module:Class",
+                   help="a user agent class (no-arg constructor); may be repeated")  # fmt: skip
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--out", required=True)
+    p.add_argument("--quick", action="store_true", help="a shortened timeline (about a minute)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
+    p.add_argument("--workers", type=int, default=2, help="parallel runs (local pool / Ray CPUs)")
+    p.set_defaults(func=_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slicesim", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", required=True, help="output folder (kpis.csv, summary.json)")
     sim.add_argument("--quiet", action="store_true")
     sim.set_defaults(func=_simulate)
+    _add_bench(sub)
     return parser
 
 
@@ -78,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, FileNotFoundError, ValueError) as err:
+    except (ConfigError, FileNotFoundError, ValueError, RuntimeError) as err:
         print(f"slicesim: error: {err}", file=sys.stderr)
         return 2
 

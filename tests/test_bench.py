@@ -45,7 +45,7 @@ def test_bench_writes_every_file_and_the_table(tmp_path):
 def test_bench_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match="agent 'nope' is unknown"):
         make_agent("nope")
-    with pytest.raises(ValueError, match="agent 'tests.test_bench:Missing' cannot be imported"):
+    with pytest.raises(ValueError, match=r"agent 'tests\.test_bench:Missing' cannot be imported"):
         make_agent("tests.test_bench:Missing")
     assert main(["bench", "--scenario", "small", "--agents", "traffic", "--seeds", "0",
                  "--out", str(tmp_path)]) == 2  # fmt: skip
