@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -54,6 +56,8 @@ def make_agent(spec: str) -> Any:
         raise ValueError(
             f"agent {spec!r} is unknown: allowed {sorted(BUILTIN_AGENTS)} or package.module:Class"
         )
+    if os.getcwd() not in sys.path:  # user modules next to where the command runs, like python -m
+        sys.path.insert(0, os.getcwd())
     try:
         cls = getattr(importlib.import_module(module_name), cls_name)
     except (ImportError, AttributeError) as err:
