@@ -1,6 +1,6 @@
 """A custom slicing policy in a few lines, run in the paper benchmark beside the built-in agents.
 
-    slicesim bench --quick --agents idla,traffic --agent examples.custom_agent:Headroom --out runs/mine
+    slicesim bench --quick --agents traffic --agent examples.custom_agent:Headroom --out runs/x
 
 A policy is any class with ``act(obs, info) -> shares`` (shape (n_cells, n_slices)); it may
 also have ``reset(spec, seed)`` and ``observe(obs, action, reward, next_obs, info)``.
