@@ -1,11 +1,12 @@
 """Slicing controllers behind one interface (:mod:`agents.base`) and the runner that drives them.
 
->>> from agents import IDLAAgent, OracleAgent, TrafficAgent, run
+>>> from agents import IDLAAgent, OracleAgent, TD3Agent, TrafficAgent, run
 """
 
 from agents.base import Agent, Policy, SlicingSpec, Trajectory, run
 from agents.idla.agent import IDLAAgent
 from agents.oracle import OracleAgent
+from agents.td3 import TD3Agent
 from agents.traffic import TrafficAgent
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "OracleAgent",
     "Policy",
     "SlicingSpec",
+    "TD3Agent",
     "TrafficAgent",
     "Trajectory",
     "run",

@@ -1,4 +1,4 @@
-"""Command line: ``slicesim simulate`` (fixed allocations); more commands join as they land."""
+"""Command line: ``slicesim simulate`` (fixed allocations), ``slicesim train td3`` (offline TD3)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from tqdm import tqdm
 
 from slicesim.config import ConfigError, list_scenarios, load_scenario
@@ -86,6 +87,73 @@ def _add_bench(sub: Any) -> None:
     p.set_defaults(func=_bench)
 
 
+def _overrides(items: Sequence[str]) -> dict[str, object]:
+    """``--set KEY=VALUE`` items as scenario overrides (values parsed as YAML)."""
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. sim.window_s=5.0")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _train(args: argparse.Namespace) -> int:
+    from agents.td3 import TD3Config, TrainSettings, compress_timeline, train_offline
+
+    if args.steps < 1:
+        raise ConfigError(f"--steps = {args.steps} is out of range: allowed >= 1")
+    scenario = load_scenario(args.scenario, _overrides(args.set))
+    n = min(args.episode_periods, scenario.timeline.n_periods)
+    settings = TrainSettings(
+        out=Path(args.out),
+        steps=args.steps,
+        scenario=compress_timeline(scenario, n) if n < scenario.timeline.n_periods else scenario,
+        config=TD3Config.from_yaml(args.config),
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every,
+        eval_periods=args.eval_periods,
+        tensorboard=args.tensorboard,
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    model = train_offline(settings)
+    if not args.quiet:
+        print(f"trained {model.num_timesteps} timesteps; wrote {Path(args.out) / 'model.zip'}")
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    train = sub.add_parser(
+        "train",
+        help="train an agent offline (TD3: stable-baselines3 learn() on the per-cell VecEnv)",
+        description="Timesteps count cell transitions: one per cell per period (12 on paper). "
+        "Writes OUT/model.zip (TD3Agent().load(OUT)), OUT/td3.yaml, OUT/evaluations.csv and "
+        "OUT/checkpoints/ (model, replay buffer, step count: --resume continues there).",
+    )
+    train.add_argument("agent", choices=["td3"])
+    train.add_argument("--scenario", default="paper", help="shipped scenario or YAML path")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="scenario override, repeatable (e.g. sim.window_s=5.0)")  # fmt: skip
+    train.add_argument("--steps", type=int, required=True, help="total timesteps to reach")
+    train.add_argument("--out", required=True, help="output folder")
+    train.add_argument("--config", default=None, help="hyperparameters (default agents/td3.yaml)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--episode-periods", type=int, default=500,
+                       help="episode length; longer timelines are compressed")  # fmt: skip
+    train.add_argument("--checkpoint-every", type=int, default=12_000, metavar="STEPS")
+    train.add_argument("--eval-every", type=int, default=12_000, metavar="STEPS",
+                       help="0: no periodic evaluation")  # fmt: skip
+    train.add_argument("--eval-periods", type=int, default=24,
+                       help="periods of one evaluation (timeline compressed)")  # fmt: skip
+    train.add_argument("--tensorboard", default=None, metavar="DIR",
+                       help="TensorBoard log folder (needs tensorboard)")  # fmt: skip
+    train.add_argument("--resume", action="store_true", help="continue from OUT's last checkpoint")
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="slicesim", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--quiet", action="store_true")
     sim.set_defaults(func=_simulate)
     _add_bench(sub)
+    _add_train(sub)
     return parser
 
 
