@@ -187,15 +187,15 @@ class Trajectory:
         folder = Path(folder)
         write_kpi_csv(folder / "trajectory.csv", self.table())
         with atomic_write(folder / "trajectory.npz", "wb") as fh:
-            np.savez_compressed(
-                fh,
+            arrays: dict[str, Any] = {f"a_{name}": self.stacked(name) for name in self.ARRAYS}
+            arrays.update(
                 periods=np.array(self.periods),
                 phases=np.array(self.phases, dtype=str),
                 utility=np.array(self.utility),
                 decision_s=np.array(self.decision_s),
                 slice_ids=np.array(self.slice_ids),
-                **{f"a_{name}": self.stacked(name) for name in self.ARRAYS},
             )
+            np.savez_compressed(fh, **arrays)
         with atomic_write(folder / "summary.json") as fh:
             json.dump(self.summary(), fh, indent=2)
 

@@ -18,7 +18,7 @@ from slicesim.sim.traffic import TrafficMasks
 __all__ = ["PAPER", "phase_metrics", "recovery_periods", "write_report"]
 
 #: The paper's figures (Hu et al., Section V): IDLA's P(r = 1) per slice set, estimator MAE.
-PAPER = {"p_qos_1": {"[1, 2, 4]": 0.973, "[1, 2, 3, 4]": 0.629}, "estimator_mae": 0.0639}
+PAPER: dict[str, Any] = {"p_qos_1": {"[1, 2, 4]": 0.973, "[1, 2, 3, 4]": 0.629}, "estimator_mae": 0.0639}
 
 
 def _plt() -> Any:
@@ -49,7 +49,7 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
 
 def slice_sets(traj: Trajectory) -> dict[str, np.ndarray]:
     """Periods of every active slice set, keyed like ``"[1, 2, 4]"`` (in order of appearance)."""
-    active = traj.stacked("active").any(axis=1)  # (T, S)
+    active: np.ndarray = np.asarray(traj.stacked("active").any(axis=1))  # (T, S)
     keys = [str([traj.slice_ids[s] for s in np.flatnonzero(row)]) for row in active]
     return {k: np.array([i for i, key in enumerate(keys) if key == k]) for k in dict.fromkeys(keys)}
 
