@@ -99,7 +99,8 @@ def _overrides(items: Sequence[str]) -> dict[str, object]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from agents.td3 import TD3Config, TrainSettings, compress_timeline, train_offline
+    from agents.td3 import TD3Config
+    from agents.td3_train import TrainSettings, compress_timeline, train_offline
 
     if args.steps < 1:
         raise ConfigError(f"--steps = {args.steps} is out of range: allowed >= 1")
