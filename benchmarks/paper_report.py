@@ -18,7 +18,10 @@ from slicesim.sim.traffic import TrafficMasks
 __all__ = ["PAPER", "phase_metrics", "recovery_periods", "write_report"]
 
 #: The paper's figures (Hu et al., Section V): IDLA's P(r = 1) per slice set, estimator MAE.
-PAPER: dict[str, Any] = {"p_qos_1": {"[1, 2, 4]": 0.973, "[1, 2, 3, 4]": 0.629}, "estimator_mae": 0.0639}
+PAPER: dict[str, Any] = {
+    "p_qos_1": {"[1, 2, 4]": 0.973, "[1, 2, 3, 4]": 0.629},
+    "estimator_mae": 0.0639,
+}
 
 
 def _plt() -> Any:
