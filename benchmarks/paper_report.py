@@ -57,17 +57,23 @@ def slice_sets(traj: Trajectory) -> dict[str, np.ndarray]:
     return {k: np.array([i for i, key in enumerate(keys) if key == k]) for k in dict.fromkeys(keys)}
 
 
-def recovery_periods(mean_r: np.ndarray, start: int, target: float, window: int) -> int | None:
-    """Periods after ``start`` until the trailing mean of r first reaches ``target``."""
-    smooth = _smooth(mean_r[start:], window)
-    hit = np.flatnonzero(smooth >= target)
-    return int(hit[0]) if len(hit) else None
+def recovery_periods(mean_r: np.ndarray, target: float, block: int) -> int | None:
+    """Periods until the first block of ``block`` periods whose mean r reaches ``target``.
+
+    Blocks of a day compare like with like under the daily traffic cycle: a trailing mean
+    would mostly follow the cycle, not the agent's learning.
+    """
+    n = len(mean_r) // block
+    means = mean_r[: n * block].reshape(n, block).mean(axis=1)
+    hit = np.flatnonzero(means >= target)
+    return int(hit[0]) * block if len(hit) else None
 
 
-def phase_metrics(traj: Trajectory, collect: int) -> dict[str, dict[str, Any]]:
+def phase_metrics(traj: Trajectory, collect: int, day: int) -> dict[str, dict[str, Any]]:
     """Per slice set: converged P(r = 1), mean r, mean utility, recovery, decision time.
 
-    A slice set's periods after ``collect`` count; "converged" is their second half.
+    A slice set's periods after ``collect`` count; "converged" is their second half; recovery
+    is counted in whole blocks of ``day`` periods (fewer when the set lasts under 4 days).
     """
     qos, active = traj.stacked("qos"), traj.stacked("active")
     mean_r = np.array([q[a].mean() for q, a in zip(qos, active, strict=True)])
@@ -80,9 +86,9 @@ def phase_metrics(traj: Trajectory, collect: int) -> dict[str, dict[str, Any]]:
         late = periods[len(periods) // 2 :]
         r = qos[late][active[late]]
         converged = float(r.mean())
-        first = int(periods[0])
-        window = max(5, len(periods) // 50)
-        recovery = recovery_periods(mean_r, first, 0.98 * converged, window) if first else None
+        block = max(1, min(day, len(periods) // 4))
+        target = 0.98 * float(mean_r[late].mean())
+        recovery = recovery_periods(mean_r[periods], target, block)
         out[key] = {
             "p_qos_1": float(np.mean(r >= 1 - 1e-9)),
             "mean_qos": converged,
@@ -218,8 +224,9 @@ def write_report(
         0, config.n_slices, config.slice_ids, np.zeros(0), np.zeros(0), (), 0, config
     )
     collect = collect_periods_of(spec)
+    day = max(1, round(86_400 / config.sim.period_s))
     metrics = {
-        name: _mean_over_seeds([phase_metrics(t, collect) for t in trajs])
+        name: _mean_over_seeds([phase_metrics(t, collect, day) for t in trajs])
         for name, trajs in runs_by_agent.items()
     }
     first = {name: trajs[0] for name, trajs in runs_by_agent.items()}
@@ -238,8 +245,9 @@ def write_report(
         f"(phase starts {[p.start for p in config.timeline.phases]}); quick = {meta['quick']}, "
         f"executor = {meta['executor']}. Metrics per active slice set from period {collect} on "
         "(after H0's collection); P(r = 1) and mean r over the converged second half; recovery ="
-        " periods after the slice set changes until the moving mean of r reaches 98 % of its "
-        "converged value; decision time = median time of act() per period.",
+        " periods from the slice set's start (after H0) to the first whole day whose mean r "
+        "reaches"
+        " 98 % of the converged mean; decision time = median time of act() per period.",
         "",
         *_table(metrics),
         "",
