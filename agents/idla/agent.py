@@ -19,7 +19,7 @@ from agents.base import Agent, SlicingSpec
 from agents.idla.dataset import SampleBuffer, augment, context
 from agents.idla.estimator import EstimatorReport, QosEstimator, TrainConfig, fit
 from agents.idla.solver import LagrangianSolver
-from agents.traffic import equal_shares
+from slicesim.policies import equal_split
 
 __all__ = ["IDLAAgent", "collect_periods_of"]
 
@@ -131,7 +131,7 @@ class IDLAAgent(Agent):
 
     def start_point(self, active: np.ndarray) -> np.ndarray:
         """Last period's solution; equal shares where there is none or the slice set changed."""
-        equal = equal_shares(active)
+        equal = equal_split(active)
         if self.x_prev is None or self.active_prev is None:
             return equal
         same = (self.active_prev == active).all(axis=1, keepdims=True)
