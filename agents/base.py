@@ -1,32 +1,32 @@
-"""The agent interface every slicing controller implements, and the one runner that drives them.
+"""The agent interface: what every slicing controller implements, and what it may know.
 
-A controller is a class with ``act(obs, info) -> shares``; everything else is optional:
+A controller is a class with ``act(obs, info) -> shares`` (:class:`Policy`); everything else is
+optional, and :class:`Agent` gives the optional hooks their defaults:
 
 >>> class Equal:
 ...     def act(self, obs, info):
 ...         active = info["active_next"]
 ...         return active / np.maximum(active.sum(axis=1, keepdims=True), 1)
->>> trajectory = run(env, Equal())
+>>> trajectory = agents.run(env, Equal())
 
-:class:`Agent` gives the optional hooks no-op defaults and an SB3-style ``predict``.
+``info`` of ``act`` is the env's last step (or reset) info; what it says of the coming period is
+in the ``*_next`` keys (``active_next``, ``demand_next``, ``period_next``, ``phase_next``). The
+runner is :func:`agents.runner.run`; to evaluate an agent with stable-baselines3's
+``evaluate_policy`` wrap it in :class:`agents.adapters.SB3Policy`.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
-from tqdm import tqdm
 
 from slicesim.config import ScenarioConfig
-from slicesim.io import atomic_write, period_table, write_kpi_csv
 
-__all__ = ["Agent", "Policy", "SlicingSpec", "Trajectory", "run"]
+__all__ = ["Agent", "Policy", "SlicingSpec"]
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ class SlicingSpec:
             n_cells=base.n_cells,  # type: ignore[attr-defined]
             n_slices=config.n_slices,
             slice_ids=config.slice_ids,
-            thr_need_mbps=np.array([s.thr_mbps for s in config.slices]),
-            delay_need_ms=np.array([s.delay_ms for s in config.slices]),
+            thr_need_mbps=config.thr_need_mbps,
+            delay_need_ms=config.delay_need_ms,
             feature_names=tuple(base.feature_names),  # type: ignore[attr-defined]
             history=int(base.history),  # type: ignore[attr-defined]
             config=config,
@@ -61,6 +61,15 @@ class SlicingSpec:
     def feature(self, name: str) -> int:
         """Index of observation feature ``name`` on the observation's last axis."""
         return self.feature_names.index(name)
+
+    @property
+    def first_phase_end(self) -> int:
+        """Start of the timeline's second phase (H1 of ``paper``): where learners stop exploring.
+
+        A one-phase timeline gives a fifth of its length.
+        """
+        phases = self.config.timeline.phases
+        return phases[1].start if len(phases) > 1 else max(1, self.config.timeline.n_periods // 5)
 
 
 @runtime_checkable
@@ -73,13 +82,29 @@ class Policy(Protocol):
 
 
 class Agent:
-    """Base class with the optional hooks of the interface; subclasses implement :meth:`act`."""
+    """Base class with the optional hooks of the interface; subclasses implement :meth:`act`.
+
+    Lifecycle: :meth:`reset` before every episode (it keeps what the agent has learned, so a
+    trained agent run again goes on from where it was); :meth:`act` once a period;
+    :meth:`observe` after each period (online learners); :meth:`forget` for a fresh start.
+    """
 
     name: str = "agent"
+    _spec: SlicingSpec | None = None
+
+    @property
+    def spec(self) -> SlicingSpec:
+        """The environment's spec, set by :meth:`reset`."""
+        if self._spec is None:
+            raise RuntimeError(
+                f"{type(self).__name__} has not been reset: call reset(spec, seed) first "
+                "(agents.run does)"
+            )
+        return self._spec
 
     def reset(self, spec: SlicingSpec, seed: int | None = None) -> None:
-        """Prepare for an episode on an environment described by ``spec``."""
-        self.spec = spec
+        """Prepare for an episode on an environment described by ``spec``; keep what was learned."""
+        self._spec = spec
         self.rng = np.random.default_rng(seed)
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
@@ -96,152 +121,17 @@ class Agent:
     ) -> None:
         """Learn from one transition (online learners); no-op by default."""
 
+    def forget(self) -> None:
+        """Drop everything learned: the next :meth:`reset` starts from scratch (no-op here)."""
+
+    def stats(self) -> dict[str, Any]:
+        """Plain-data facts about the agent's learning for reports (e.g. gradient steps)."""
+        return {}
+
     def save(self, path: str | Path) -> None:
-        """Persist what the agent has learned (nothing by default)."""
-
-    def load(self, path: str | Path) -> None:
-        """Restore what :meth:`save` wrote (nothing by default)."""
-
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: Any = None,
-        deterministic: bool = True,
-        info: dict[str, Any] | None = None,
-    ) -> tuple[np.ndarray, Any]:
-        """stable-baselines3-style call: ``(action, state)``."""
-        return self.act(observation, info or {}), state
-
-
-def _call_hook(agent: Any, name: str, *args: Any) -> None:
-    hook = getattr(agent, name, None)
-    if callable(hook):
-        hook(*args)
-
-
-@dataclass
-class Trajectory:
-    """What one run recorded, per period: actions, raw KPIs, QoS, utility and phase."""
-
-    agent: str
-    slice_ids: tuple[int, ...]
-    periods: list[int] = field(default_factory=list)
-    phases: list[str] = field(default_factory=list)
-    utility: list[float] = field(default_factory=list)
-    decision_s: list[float] = field(default_factory=list)
-    arrays: dict[str, list[np.ndarray]] = field(default_factory=dict)
-
-    ARRAYS = ("action", "x", "active", "qos", "thr_mbps", "delay_ms", "prb_util", "users", "cqi",
-              "demand")  # fmt: skip
-
-    def record(self, action: np.ndarray, info: dict[str, Any], decision_s: float) -> None:
-        """Append one period from the env's step ``info``."""
-        self.periods.append(int(info["period"]))
-        self.phases.append(str(info["phase"]))
-        self.utility.append(float(info["utility"]))
-        self.decision_s.append(decision_s)
-        values = {"action": np.asarray(action, dtype=float), "x": info["x"],
-                  "active": info["active"], "qos": info["qos"], **info["kpi"]}  # fmt: skip
-        for name in self.ARRAYS:
-            self.arrays.setdefault(name, []).append(np.array(values[name]))
-
-    def __len__(self) -> int:
-        return len(self.periods)
-
-    def stacked(self, name: str) -> np.ndarray:
-        """Array ``name`` of every period, shape (T, n_cells, n_slices)."""
-        return np.stack(self.arrays[name])
-
-    def table(self) -> dict[str, np.ndarray]:
-        """One row per period, cell and slice (columns: period, phase, cell, slice_id, ...)."""
-        return period_table(
-            np.array(self.periods),
-            self.phases,
-            self.slice_ids,
-            {name: self.stacked(name) for name in self.ARRAYS},
-        )
-
-    def summary(self) -> dict[str, Any]:
-        """Per phase: mean utility, mean QoS and P(r = 1) over active pairs, decision time."""
-        out: dict[str, Any] = {"agent": self.agent, "periods": len(self)}
-        phases = np.array(self.phases)
-        qos, active = self.stacked("qos"), self.stacked("active")
-        for phase in dict.fromkeys(self.phases):
-            sel = phases == phase
-            r = qos[sel][active[sel]]
-            out[phase] = {
-                "periods": int(sel.sum()),
-                "mean_utility": float(np.mean(np.array(self.utility)[sel])),
-                "mean_qos": float(r.mean()),
-                "p_qos_1": float(np.mean(r >= 1 - 1e-9)),
-                "decision_ms": float(1e3 * np.median(np.array(self.decision_s)[sel])),
-            }
-        return out
-
-    def save(self, folder: str | Path) -> None:
-        """Write ``trajectory.csv``, ``trajectory.npz`` and ``summary.json``, each atomically.
-
-        ``summary.json`` is written last, so its presence marks a complete trajectory.
-        """
-        folder = Path(folder)
-        write_kpi_csv(folder / "trajectory.csv", self.table())
-        with atomic_write(folder / "trajectory.npz", "wb") as fh:
-            arrays: dict[str, Any] = {f"a_{name}": self.stacked(name) for name in self.ARRAYS}
-            arrays.update(
-                periods=np.array(self.periods),
-                phases=np.array(self.phases, dtype=str),
-                utility=np.array(self.utility),
-                decision_s=np.array(self.decision_s),
-                slice_ids=np.array(self.slice_ids),
-            )
-            np.savez_compressed(fh, **arrays)
-        with atomic_write(folder / "summary.json") as fh:
-            json.dump(self.summary(), fh, indent=2)
+        """Persist what the agent has learned into folder ``path`` (nothing by default)."""
 
     @classmethod
-    def load(cls, folder: str | Path) -> Trajectory:
-        """Read a trajectory written by :meth:`save`."""
-        folder = Path(folder)
-        summary = json.loads((folder / "summary.json").read_text())
-        with np.load(folder / "trajectory.npz") as data:
-            traj = cls(agent=summary["agent"], slice_ids=tuple(int(i) for i in data["slice_ids"]))
-            traj.periods = data["periods"].tolist()
-            traj.phases = data["phases"].tolist()
-            traj.utility = data["utility"].tolist()
-            traj.decision_s = data["decision_s"].tolist()
-            traj.arrays = {name: list(data[f"a_{name}"]) for name in cls.ARRAYS}
-        return traj
-
-
-def run(
-    env: gym.Env,
-    agent: Any,
-    periods: int | None = None,
-    progress: bool = True,
-    seed: int | None = None,
-) -> Trajectory:
-    """Drive ``agent`` on ``env`` for ``periods`` control periods (default: one episode).
-
-    ``agent`` needs only ``act(obs, info)``; ``reset(spec, seed)`` and ``observe(obs, action,
-    reward, next_obs, info)`` are called when it has them. Decision time covers ``act`` only.
-    """
-    spec = SlicingSpec.from_env(env)
-    if periods is None:
-        periods = env.spec.max_episode_steps if env.spec and env.spec.max_episode_steps else None
-        periods = periods or spec.config.timeline.n_periods
-    name = getattr(agent, "name", type(agent).__name__)
-    trajectory = Trajectory(agent=name, slice_ids=spec.slice_ids)
-    obs, info = env.reset(seed=seed)
-    _call_hook(agent, "reset", spec, seed)
-    for _ in tqdm(range(periods), desc=f"run {name}", unit="period", disable=not progress):
-        start = time.perf_counter()
-        action = agent.act(obs, info)
-        decision_s = time.perf_counter() - start
-        next_obs, reward, terminated, truncated, next_info = env.step(action)
-        _call_hook(agent, "observe", obs, action, reward, next_obs, next_info)
-        trajectory.record(action, next_info, decision_s)
-        obs, info = next_obs, next_info
-        if terminated or truncated:
-            break
-    return trajectory
+    def load(cls, path: str | Path, **kwargs: Any) -> Agent:
+        """A ready agent restored from what :meth:`save` wrote (default: a fresh one)."""
+        return cls(**kwargs)

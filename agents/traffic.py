@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Agent
-from slicesim.policies import proportional_split
+from slicesim.sim import proportional_split
 
 __all__ = ["TrafficAgent"]
 

@@ -19,7 +19,7 @@ import argparse
 import numpy as np
 
 import slicesim
-from slicesim.policies import POLICIES
+from slicesim.experiments.simulate import POLICIES
 
 REFERENCE = {
     "TR 36.873 ph.1 geometry": (-3.1, 4.9, 22.6),

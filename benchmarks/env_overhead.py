@@ -21,7 +21,7 @@ import numpy as np
 
 import slicesim
 from slicesim.envs import env_id
-from slicesim.policies import equal_shares
+from slicesim.sim import equal_split
 
 
 def run_bare(scenario: str, seed: int, periods: int) -> float:
@@ -30,7 +30,7 @@ def run_bare(scenario: str, seed: int, periods: int) -> float:
     env.reset(seed=seed)
     assert env.net is not None
     net = slicesim.Network(env.config, seed=env.net.seed)
-    x = equal_shares(net)
+    x = equal_split(net.active_mask())
     start = time.perf_counter()
     for _ in range(periods):
         net.run_period(x)
@@ -42,7 +42,7 @@ def run_env(env: gym.Env, seed: int, periods: int) -> tuple[float, float]:
     env.reset(seed=seed)
     base = env.unwrapped
     net = base.net  # type: ignore[attr-defined]
-    x = equal_shares(net).astype(np.float32)
+    x = equal_split(net.active_mask()).astype(np.float32)
     inner = 0.0
     run_period = net.run_period
 

@@ -24,8 +24,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from agents.idla.oracle import grid_search
 from agents.idla.solver import LagrangianSolver
-from agents.oracle_search import grid_search
 
 N_SLICES = 4
 FLOOR_ROWS = 32768

@@ -17,14 +17,14 @@ import time
 import numpy as np
 
 import slicesim
-from slicesim.policies import equal_shares
+from slicesim.sim import equal_split
 
 LAYOUTS = {"paper (4 sites, 12 cells)": 4, "7 sites (21 cells)": 7, "19 sites (57 cells)": 19}
 
 
 def periods_per_second(config: slicesim.ScenarioConfig, periods: int, seed: int) -> float:
     net = slicesim.Network(config, seed=seed)
-    x = equal_shares(net)
+    x = equal_split(net.active_mask())
     start = time.perf_counter()
     for _ in range(periods):
         net.run_period(x)
@@ -49,7 +49,7 @@ def day_means(window_s: float, seed: int, periods: int) -> dict[str, float]:
     keys = ("thr_mbps", "delay_ms", "prb_util", "users", "cqi")
     sums = dict.fromkeys((*keys, "qos"), 0.0)
     for _ in range(periods):
-        rep = net.run_period(equal_shares(net))
+        rep = net.run_period(equal_split(net.active_mask()))
         act = rep.active & rep.served
         for k in keys:
             sums[k] += float(getattr(rep, k)[act].mean()) / periods

@@ -28,8 +28,9 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
-from agents.td3 import TD3Config, build_model
-from agents.td3_train import cell_vec_env, compress_timeline
+from agents.td3.agent import build_model
+from agents.td3.config import TD3Config
+from agents.td3.vec_env import cell_vec_env
 from slicesim.config import load_scenario
 
 WARMUP_PERIODS = 5
@@ -54,7 +55,7 @@ class TrivialEnv(gym.Env):
 
 
 def paper_env() -> VecEnv:
-    return cell_vec_env(compress_timeline(load_scenario("paper"), 500))
+    return cell_vec_env(load_scenario("paper").compressed(500))
 
 
 def trivial_env() -> VecEnv:

@@ -9,18 +9,25 @@ files are read with ``yaml.safe_load``; unknown keys are errors. The physical de
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
 import math
 import sys
 import types
 import typing
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
+from slicesim.profiles import PROFILES, MasksCsvError, load_masks_csv
+
 __all__ = [
+    "LINK_NAMES",
+    "PATHLOSS_NAMES",
     "ConfigError",
     "LayoutConfig",
     "PhaseConfig",
@@ -29,14 +36,42 @@ __all__ = [
     "SimConfig",
     "SliceConfig",
     "TimelineConfig",
+    "TimelineWarning",
     "TrafficConfig",
+    "cluster_indices",
     "list_scenarios",
     "load_scenario",
 ]
 
+PATHLOSS_NAMES = ("uma_38901", "macro_36942")
+"""Path-loss models of ``radio.pathloss`` (classes in :mod:`slicesim.sim.channel`)."""
+LINK_NAMES = ("cqi", "shannon")
+"""Link models of ``radio.link`` (classes in :mod:`slicesim.sim.link`)."""
+
 
 class ConfigError(ValueError):
     """A scenario value is malformed: the message names the field, value and allowed range."""
+
+
+class TimelineWarning(UserWarning):
+    """A timeline phase starts at or after ``n_periods``: it is never reached."""
+
+
+def cluster_indices(n_sites: int) -> tuple[int, int]:
+    """(i, j) with i^2 + ij + j^2 = n_sites, i >= j >= 0 (the hexagonal cluster shift).
+
+    Raises:
+        ConfigError: ``n_sites`` is not a hexagonal cluster size.
+    """
+    for i in range(math.isqrt(n_sites) + 1):
+        for j in range(i + 1):
+            if i * i + i * j + j * j == n_sites:
+                return i, j
+    allowed = sorted({i * i + i * j + j * j for i in range(1, 8) for j in range(i + 1)})
+    raise ConfigError(
+        f"layout.n_sites = {n_sites} is not a hexagonal cluster size i^2 + ij + j^2: "
+        f"allowed {', '.join(map(str, allowed[:12]))}, ..."
+    )
 
 
 def _num(lo: float, hi: float, default: Any, unit: str = "", lo_open: bool = False) -> Any:
@@ -84,6 +119,7 @@ class LayoutConfig(_Validated):
     min_distance_m: float = _num(0, 1_000, 35.0, "m")  # TR 36.814 Table A.2.1.1-2 (35 m)
 
     def _check(self) -> None:
+        cluster_indices(self.n_sites)
         if not self.azimuths_deg:
             raise ConfigError("azimuths_deg must list at least one sector azimuth")
         if self.min_distance_m >= self.isd_m / 2:
@@ -114,15 +150,12 @@ class RadioConfig(_Validated):
     """Link model: ``cqi`` (TS 36.213 Table 7.2.3-1) or ``shannon`` (TR 36.942 Annex A)."""
 
     def _check(self) -> None:
-        from slicesim.sim.channel import PATHLOSS_MODELS
-        from slicesim.sim.link import LINK_MODELS
-
-        if self.pathloss not in PATHLOSS_MODELS:
+        if self.pathloss not in PATHLOSS_NAMES:
             raise ConfigError(
-                f"pathloss = {self.pathloss!r} is unknown: allowed {sorted(PATHLOSS_MODELS)}"
+                f"pathloss = {self.pathloss!r} is unknown: allowed {sorted(PATHLOSS_NAMES)}"
             )
-        if self.link not in LINK_MODELS:
-            raise ConfigError(f"link = {self.link!r} is unknown: allowed {sorted(LINK_MODELS)}")
+        if self.link not in LINK_NAMES:
+            raise ConfigError(f"link = {self.link!r} is unknown: allowed {sorted(LINK_NAMES)}")
 
 
 @dataclass(frozen=True)
@@ -150,6 +183,16 @@ class SimConfig(_Validated):
                 f"window_s = {self.window_s} must not exceed period_s = {self.period_s}"
             )
 
+    @property
+    def periods_per_day(self) -> int:
+        """Control periods in a day (the traffic masks' cycle), at least 1."""
+        return max(1, round(86_400 / self.period_s))
+
+    @property
+    def n_epochs(self) -> int:
+        """Scheduling epochs in a simulated window."""
+        return math.ceil(self.window_s / self.epoch_s - 1e-9)
+
 
 @dataclass(frozen=True)
 class SliceConfig(_Validated):
@@ -162,7 +205,7 @@ class SliceConfig(_Validated):
     delay_ms: float = _num(0, 100_000, 100.0, "ms", lo_open=True)
     """Need on packet delay: TS 23.501 Table 5.7.4-1 packet delay budget of the service."""
     profile: str = "residential"
-    """Daily traffic profile (``slicesim.sim.traffic.PROFILES``) or a column of ``masks_csv``."""
+    """Daily traffic profile (``slicesim.profiles.PROFILES``) or a column of ``masks_csv``."""
     users_per_cell: float = _num(0, 10_000, 4.0)
     """Mean number of users in session per cell when the traffic mask is 1."""
     session_s: float = _num(0, 86_400, 60.0, "s", lo_open=True)
@@ -177,13 +220,29 @@ class TrafficConfig(_Validated):
     """Traffic masks and the spatial distribution of users (DESIGN section 4)."""
 
     masks_csv: str | None = None
-    """CSV of a user's own masks: one column per profile name, one row per period."""
+    """CSV of a user's own masks: one column per profile name, one row per period. A relative
+    path in a scenario file is relative to that file's folder."""
+    load_scale: float = _num(0, 10, 1.0, lo_open=True)
+    """Scales every slice's offered traffic (session arrivals): the x-axis of a load sweep."""
     day_sigma: float = _num(0, 1, 0.05)
     """Std of the day-to-day factor applied to each slice's daily profile."""
     noise_sigma: float = _num(0, 1, 0.05)
     """Std of the per-period multiplicative noise of the masks."""
     cell_weight_sigma: float = _num(0, 3, 0.3)
     """Std of log spatial weights: cells are unequally loaded (0 = all equal)."""
+
+    def _check(self) -> None:
+        if self.masks_csv is not None:
+            try:
+                load_masks_csv(self.masks_csv)
+            except (MasksCsvError, FileNotFoundError) as err:
+                raise ConfigError(f"masks_csv: {err}") from None
+
+    def profile_names(self) -> list[str]:
+        """The profile names a slice may use: the built-in ones, or the CSV's columns."""
+        if self.masks_csv is None:
+            return sorted(PROFILES)
+        return list(load_masks_csv(self.masks_csv))
 
 
 @dataclass(frozen=True)
@@ -208,8 +267,14 @@ class TimelineConfig(_Validated):
         starts = [p.start for p in self.phases]
         if starts != sorted(set(starts)):
             raise ConfigError(f"phases[].start = {starts} must be strictly increasing")
-        # Phases starting at or after n_periods are allowed (never reached): shortening a run
-        # with {"timeline.n_periods": N} must not require rewriting its phases.
+        late = [p.name for p in self.phases if p.start >= self.n_periods]
+        if late:  # allowed (a shortened run), but never silently
+            warnings.warn(
+                f"timeline phases {late} start at or after n_periods = {self.n_periods} and are "
+                "never reached",
+                TimelineWarning,
+                stacklevel=2,
+            )
 
 
 @dataclass(frozen=True)
@@ -237,6 +302,14 @@ class ScenarioConfig(_Validated):
                     raise ConfigError(
                         f"timeline.phases[{i}].slices: unknown slice id {sid} (known: {ids})"
                     )
+        profiles = self.traffic.profile_names()
+        for i, sl in enumerate(self.slices):
+            if sl.profile not in profiles:
+                source = "traffic.masks_csv columns" if self.traffic.masks_csv else "built in"
+                raise ConfigError(
+                    f"slices[{i}].profile = {sl.profile!r} is unknown: allowed {profiles} "
+                    f"({source})"
+                )
 
     @property
     def n_slices(self) -> int:
@@ -245,7 +318,18 @@ class ScenarioConfig(_Validated):
 
     @property
     def slice_ids(self) -> tuple[int, ...]:
+        """Id of every slice type, in column order."""
         return tuple(s.id for s in self.slices)
+
+    @property
+    def thr_need_mbps(self) -> np.ndarray:
+        """Throughput need thr* of every slice type (Mbit/s), shape (n_slices,)."""
+        return np.array([s.thr_mbps for s in self.slices])
+
+    @property
+    def delay_need_ms(self) -> np.ndarray:
+        """Delay need d* of every slice type (ms), shape (n_slices,)."""
+        return np.array([s.delay_ms for s in self.slices])
 
     def slice_index(self, slice_id: int) -> int:
         """Column of slice ``slice_id`` in every (n_cells, n_slices) array."""
@@ -262,9 +346,34 @@ class ScenarioConfig(_Validated):
                 current = phase
         return current
 
+    def timeline_overrides(self, n_periods: int) -> dict[str, Any]:
+        """Overrides that shorten (or stretch) the timeline to ``n_periods``, phases scaled.
+
+        Every phase is kept (so the slice change), e.g. ``paper`` at 500 periods: phases at 0,
+        100, 300.
+        """
+        old = self.timeline
+        starts: list[int] = []
+        for phase in old.phases:
+            scaled = round(phase.start * n_periods / old.n_periods)
+            starts.append(scaled if not starts else max(scaled, starts[-1] + 1))
+        phases = [{"name": p.name, "start": s, "slices": list(p.slices)}
+                  for p, s in zip(old.phases, starts, strict=True)]  # fmt: skip
+        return {"timeline.n_periods": n_periods, "timeline.phases": phases}
+
+    def compressed(self, n_periods: int) -> ScenarioConfig:
+        """This scenario with its timeline scaled to ``n_periods`` (:meth:`timeline_overrides`)."""
+        return self.replace(self.timeline_overrides(n_periods))
+
     def replace(self, overrides: Mapping[str, Any]) -> ScenarioConfig:
-        """A copy with ``overrides`` applied: nested dicts or dotted keys (``"sim.window_s"``)."""
-        data = _merge(to_dict(self), _undot(overrides))
+        """A copy with ``overrides`` applied: nested dicts or dotted keys (``"sim.window_s"``).
+
+        A number in a dotted key indexes a list by position: ``"slices.1.thr_mbps"``.
+
+        Raises:
+            ConfigError: an unknown key, a list index out of range, or a bad value (named).
+        """
+        data = _merge(to_dict(self), _undot(overrides), "")
         return _build(ScenarioConfig, data, "")
 
 
@@ -291,12 +400,25 @@ def _undot(overrides: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merge(base: Any, over: Any) -> Any:
+def _merge(base: Any, over: Any, where: str) -> Any:
+    """``over`` merged into ``base``; a mapping merged into a list indexes it by position."""
+    prefix = f"{where}." if where else ""
     if isinstance(base, dict) and isinstance(over, dict):
         merged = dict(base)
         for key, value in over.items():
-            merged[key] = _merge(base[key], value) if key in base else value
+            merged[key] = _merge(base[key], value, prefix + key) if key in base else value
         return merged
+    if isinstance(base, list) and isinstance(over, dict):
+        merged_list = list(base)
+        for key, value in over.items():
+            index = int(key) if str(key).isdigit() else None
+            if index is None or index >= len(base):
+                raise ConfigError(
+                    f"{prefix}{key}: {where} is a list of {len(base)}; "
+                    f"allowed indices 0..{len(base) - 1}"
+                )
+            merged_list[index] = _merge(base[index], value, prefix + str(key))
+        return merged_list
     return over
 
 
@@ -350,17 +472,15 @@ def _build(cls: Any, data: Any, where: str) -> Any:
 # ---------------------------------------------------------------- scenario files
 
 
-def _scenario_dirs() -> list[Path]:
-    here = Path(__file__).resolve().parent
-    return [here.parent / "scenarios", Path(sys.prefix) / "share" / "slicesim" / "scenarios"]
+def _shipped() -> dict[str, Any]:
+    """The scenario files shipped inside the package (``slicesim/scenarios/*.yaml``) by name."""
+    folder = importlib.resources.files("slicesim") / "scenarios"
+    return {p.name[:-5]: p for p in folder.iterdir() if p.name.endswith(".yaml")}
 
 
 def list_scenarios() -> list[str]:
     """Names of the shipped scenarios."""
-    names: set[str] = set()
-    for folder in _scenario_dirs():
-        names.update(p.stem for p in folder.glob("*.yaml"))
-    return sorted(names)
+    return sorted(_shipped())
 
 
 def load_scenario(
@@ -377,22 +497,32 @@ def load_scenario(
         ConfigError: the file is malformed (the message names the field and allowed range).
     """
     path = Path(name_or_path)
+    shipped = _shipped()
     if not path.suffix:
-        found = [d / f"{name_or_path}.yaml" for d in _scenario_dirs()]
-        existing = [p for p in found if p.is_file()]
-        if not existing:
+        if str(name_or_path) not in shipped:
             raise FileNotFoundError(
-                f"unknown scenario {str(name_or_path)!r}: shipped scenarios are {list_scenarios()}"
+                f"unknown scenario {str(name_or_path)!r}: shipped scenarios are {sorted(shipped)}"
             )
-        path = existing[0]
+        resource, folder, label = shipped[str(name_or_path)], None, f"{name_or_path}.yaml"
     elif not path.is_file():
         raise FileNotFoundError(f"scenario file {str(path)!r} does not exist")
+    else:
+        resource, folder, label = path, path.resolve().parent, str(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(resource.read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(f"scenario file {str(path)!r} is not valid YAML: {err}") from None
+        raise ConfigError(f"scenario file {label!r} is not valid YAML: {err}") from None
     try:
-        config = _build(ScenarioConfig, data, "")
+        config = _build(ScenarioConfig, _relative_to(data, folder), "")
         return config.replace(overrides) if overrides else config
     except ConfigError as err:
-        raise ConfigError(f"scenario file {str(path)!r}: {err}") from None
+        raise ConfigError(f"scenario file {label!r}: {err}") from None
+
+
+def _relative_to(data: Any, folder: Path | None) -> Any:
+    """``traffic.masks_csv`` of a scenario file, resolved against the file's folder."""
+    traffic = data.get("traffic") if isinstance(data, dict) else None
+    csv = traffic.get("masks_csv") if isinstance(traffic, dict) else None
+    if folder is None or traffic is None or not isinstance(csv, str) or Path(csv).is_absolute():
+        return data
+    return {**data, "traffic": {**traffic, "masks_csv": str(folder / csv)}}

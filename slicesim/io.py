@@ -1,4 +1,7 @@
-"""Result files: atomic writes and the per-period KPI table (one row per period, cell, slice)."""
+"""Result files: atomic writes, output folders checked before a run, per-period tables as CSV.
+
+This module imports nothing else of slicesim: every layer may use it.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,33 @@ import contextlib
 import csv
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from slicesim.config import ScenarioConfig
-from slicesim.sim.kpi import PeriodReport
+__all__ = ["atomic_write", "check_output_dir", "csv_writer", "period_table", "write_csv"]
 
-__all__ = ["KPI_COLUMNS", "atomic_write", "kpi_table", "period_table", "write_kpi_csv"]
 
-KPI_COLUMNS = (
-    "period", "phase", "cell", "slice_id", "active", "x", "thr_mbps", "delay_ms",
-    "prb_util", "users", "cqi", "demand_mbps", "served", "qos",
-)  # fmt: skip
+def check_output_dir(path: str | Path, flag: str = "--out") -> Path:
+    """An output folder that exists or can be made, and is writable; checked before a long run.
+
+    Raises:
+        ValueError: ``path`` is an existing file, or the folder cannot be created or written
+            (the message names ``flag``).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} {str(path)!r} is an existing file: give a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-check.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ValueError(f"{flag} {str(path)!r} is not a writable folder: {err.strerror}") from None
+    return path
 
 
 @contextlib.contextmanager
@@ -70,34 +85,36 @@ def period_table(
     }
 
 
-def kpi_table(reports: Sequence[PeriodReport], config: ScenarioConfig) -> dict[str, np.ndarray]:
-    """The KPI table of ``slicesim simulate``: one row per period, cell and slice type."""
-    if not reports:
-        return {c: np.empty(0) for c in KPI_COLUMNS}
-    thr_need = np.array([s.thr_mbps for s in config.slices])
-    delay_need = np.array([s.delay_ms for s in config.slices])
-    arrays = {"active": np.stack([r.active for r in reports])}
-    for name in reports[0].arrays():
-        arrays[name] = np.stack([r.arrays()[name] for r in reports])
-    arrays["served"] = np.stack([r.served for r in reports])
-    arrays["qos"] = np.stack([r.qos(thr_need, delay_need) for r in reports])
-    return period_table(
-        np.array([r.period for r in reports]),
-        [r.phase for r in reports],
-        config.slice_ids,
-        arrays,
-    )
+def _format(column: np.ndarray) -> np.ndarray:
+    """Text of a column: integers and strings as they are, floats with 6 significant digits."""
+    if column.dtype.kind in "iUSOb":
+        return column.astype(str)
+    return np.char.mod("%.6g", column)
 
 
-def write_kpi_csv(path: str | Path, table: dict[str, np.ndarray]) -> None:
-    """Write a KPI table as CSV, atomically."""
-    columns = list(table)
-    text = {
-        c: (table[c].astype(str) if table[c].dtype.kind in "iUSOb"
-            else np.char.mod("%.6g", table[c]))
-        for c in columns
-    }  # fmt: skip
+@contextlib.contextmanager
+def csv_writer(path: str | Path) -> Iterator[Callable[[dict[str, np.ndarray]], None]]:
+    """Stream tables of named columns into one CSV, atomically: ``write(chunk)`` per chunk.
+
+    The first chunk's column names are the header; every chunk must have the same columns.
+    Memory stays at one chunk's size, whatever the file's length.
+    """
+    columns: list[str] = []
     with atomic_write(path, newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(columns)
-        writer.writerows(zip(*(text[c] for c in columns), strict=True))
+
+        def write(table: dict[str, np.ndarray]) -> None:
+            if not columns:
+                columns.extend(table)
+                writer.writerow(columns)
+            if list(table) != columns:
+                raise ValueError(f"CSV chunk columns {list(table)} differ from {columns}")
+            writer.writerows(zip(*(_format(np.asarray(table[c])) for c in columns), strict=True))
+
+        yield write
+
+
+def write_csv(path: str | Path, table: dict[str, np.ndarray]) -> None:
+    """Write a table of named columns as CSV, atomically (floats with 6 significant digits)."""
+    with csv_writer(path) as write:
+        write(table)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.base import SlicingSpec, run
+from agents import SlicingSpec, run
 from agents.idla.dataset import SampleBuffer, augment
 from agents.idla.estimator import QosEstimator, TrainConfig, fit
 from agents.traffic import TrafficAgent

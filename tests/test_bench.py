@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.paper_bench import bench, make_agent
 from slicesim.cli import main
+from slicesim.experiments.bench import bench, make_agent
 
 SHORT = {"sim.window_s": 3.0, "timeline.n_periods": 36,
          "timeline.phases": [{"name": "H0", "start": 0, "slices": [1, 2, 4]},
@@ -49,7 +49,7 @@ def test_bench_errors(tmp_path, capsys):
         make_agent("tests.test_bench:Missing")
     assert main(["bench", "--scenario", "small", "--agents", "traffic", "--seeds", "0",
                  "--out", str(tmp_path)]) == 2  # fmt: skip
-    assert "--seeds = 0 is out of range" in capsys.readouterr().err
+    assert "argument --seeds: must be >= 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "report.md").exists()
 
 

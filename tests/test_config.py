@@ -52,6 +52,10 @@ def base() -> dict:
         (lambda d: d["radio"].update(pathloss="free_space"), r"radio\.pathloss = 'free_space' is unknown: allowed \['macro_36942', 'uma_38901'\]"),
         (lambda d: d["sim"].update(epoch_s=20.0), r"sim\.epoch_s = 20\.0 must not exceed window_s = 10\.0"),
         (lambda d: d["slices"][1].update(id=1), r"slices\[\]\.id = \[1, 1, 3, 4\] must be unique"),
+        (lambda d: d["layout"].update(n_sites=5), r"layout\.n_sites = 5 is not a hexagonal cluster size i\^2 \+ ij \+ j\^2: allowed 1, 3, 4, 7"),
+        (lambda d: d["slices"][2].update(profile="stadium"), r"slices\[2\]\.profile = 'stadium' is unknown: allowed \['entertainment', 'office', 'residential', 'transport'\]"),
+        (lambda d: d["traffic"].update(load_scale=0.0), r"traffic\.load_scale = 0\.0 is out of range: allowed \(0, 10\]"),
+        (lambda d: d["traffic"].update(masks_csv="no.csv"), r"traffic\.masks_csv: .*no\.csv' does not exist"),
     ],
 )  # fmt: skip
 def test_malformed_scenarios_name_the_field(tmp_path, edit, message):
@@ -61,12 +65,7 @@ def test_malformed_scenarios_name_the_field(tmp_path, edit, message):
         slicesim.load_scenario(write(tmp_path, data))
 
 
-def test_bad_layout_size_and_missing_files(tmp_path):
-    data = base()
-    data["layout"]["n_sites"] = 5
-    config = slicesim.load_scenario(write(tmp_path, data))
-    with pytest.raises(ValueError, match=r"layout\.n_sites = 5 is not a hexagonal cluster size"):
-        slicesim.Network(config)
+def test_missing_and_broken_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="unknown scenario 'nope'"):
         slicesim.load_scenario("nope")
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -79,18 +78,53 @@ def test_bad_layout_size_and_missing_files(tmp_path):
         slicesim.load_scenario(tmp_path / "list.yaml")
 
 
-def test_masks_csv_errors(tmp_path):
+def test_masks_csv_errors_at_load(tmp_path):
     bad = tmp_path / "masks.csv"
+    csv = {"traffic.masks_csv": str(bad)}
     bad.write_text("residential,office\n0.5,0.2\n0.4,1.7\n")
-    config = slicesim.load_scenario("small", {"traffic.masks_csv": str(bad)})
-    with pytest.raises(ConfigError, match=r"line 3, column 'office': '1.7' is out of range"):
-        slicesim.Network(config)
+    with pytest.raises(
+        ConfigError,
+        match=r"traffic\.masks_csv: .* line 3, column 'office': '1.7' is out of range: allowed \[0, 1\]",
+    ):
+        slicesim.load_scenario("small", csv)
     bad.write_text("residential,office,entertainment,transport\n0.5,0.2,0.1\n")
     with pytest.raises(ConfigError, match="line 2: 3 values, expected 4"):
-        slicesim.Network(config)
+        slicesim.load_scenario("small", csv)
     bad.write_text("residential,office\n0.5,0.2\n")
-    with pytest.raises(ConfigError, match=r"slices\[\]\.profile \['entertainment', 'transport'\]"):
-        slicesim.Network(config)
-    missing = slicesim.load_scenario("small", {"traffic.masks_csv": str(tmp_path / "no.csv")})
-    with pytest.raises(FileNotFoundError, match=r"traffic\.masks_csv"):
-        slicesim.Network(missing)
+    with pytest.raises(
+        ConfigError,
+        match=r"slices\[1\]\.profile = 'entertainment' is unknown: allowed \['residential', 'office'\] \(traffic\.masks_csv columns\)",
+    ):
+        slicesim.load_scenario("small", csv)
+    with pytest.raises(ConfigError, match=r"traffic\.masks_csv: .*no\.csv' does not exist"):
+        slicesim.load_scenario("small", {"traffic.masks_csv": str(tmp_path / "no.csv")})
+
+
+def test_masks_csv_relative_to_the_scenario_file(tmp_path):
+    (tmp_path / "m.csv").write_text("residential,office,entertainment,transport\n1,1,1,1\n")
+    data = base()
+    data["traffic"]["masks_csv"] = "m.csv"
+    config = slicesim.load_scenario(write(tmp_path, data))
+    assert config.traffic.masks_csv == str(tmp_path / "m.csv")
+    assert slicesim.Network(config).masks(0).tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_dotted_overrides_index_lists_by_position():
+    c = slicesim.load_scenario("small", {"slices.1.thr_mbps": 1.5, "timeline.phases.1.start": 20})
+    assert [s.thr_mbps for s in c.slices] == [2.0, 1.5, 1.5, 0.5]
+    assert c.timeline.phases[1].start == 20
+    with pytest.raises(
+        ConfigError, match=r"slices\.7: slices is a list of 4; allowed indices 0\.\.3"
+    ):
+        slicesim.load_scenario("small", {"slices.7.thr_mbps": 1.0})
+    with pytest.raises(ConfigError, match=r"slices\[1\]: unknown key\(s\) \['thr'\]"):
+        slicesim.load_scenario("small", {"slices.1.thr": 1.0})
+    with pytest.raises(ConfigError, match=r"slices\.x: slices is a list of 4"):
+        slicesim.load_scenario("small", {"slices.x.thr_mbps": 1.0})
+
+
+def test_phase_after_the_end_warns():
+    with pytest.warns(
+        slicesim.config.TimelineWarning, match=r"\['H1', 'H2'\] start at or after n_periods = 10"
+    ):
+        slicesim.load_scenario("paper", {"timeline.n_periods": 10})

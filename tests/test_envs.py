@@ -38,14 +38,31 @@ def equal(active: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- registration
 
 
-def test_ids_cover_every_shipped_scenario_with_its_timeline_length() -> None:
+def test_ids_cover_every_shipped_scenario_and_own_their_horizon() -> None:
     assert ENV_ID in IDS
     assert gym.spec(ENV_ID).kwargs == {"scenario": "paper"}
     for name in slicesim.list_scenarios():
         spec = gym.spec(env_id(name))
         assert spec.kwargs == {"scenario": name}
-        assert spec.max_episode_steps == slicesim.load_scenario(name).timeline.n_periods
-    assert gym.spec(ENV_ID).max_episode_steps == 5000
+        assert spec.max_episode_steps is None  # the env truncates at its own timeline's end
+        env = gym.make(env_id(name))
+        assert env.unwrapped.max_episode_steps == slicesim.load_scenario(name).timeline.n_periods
+
+
+def test_episode_length_follows_an_overridden_timeline() -> None:
+    env = gym.make(env_id("small"), config={**FAST, "timeline.n_periods": 10})
+    _, info = env.reset(seed=0)
+    truncated, steps = False, 0
+    while not truncated:
+        _, _, _, truncated, info = env.step(equal(info["active_next"]))
+        steps += 1
+    assert steps == 10
+    with pytest.raises(
+        RuntimeError, match=r"truncated after 10 periods \(timeline\.n_periods\): call reset"
+    ):
+        env.unwrapped.step(equal(info["active_next"]))
+    env.reset(seed=0)  # a new episode
+    env.step(equal(info["active_next"]))
 
 
 def test_registration_is_idempotent() -> None:
@@ -93,7 +110,7 @@ def test_wrong_arguments_raise() -> None:
 # ---------------------------------------------------------------- determinism
 
 
-def rollout(seed: int, steps: int = 50) -> list[tuple[Any, ...]]:
+def rollout(seed: int, steps: int = 40) -> list[tuple[Any, ...]]:
     env = small_env()
     env.action_space.seed(seed)
     out: list[tuple[Any, ...]] = [env.reset(seed=seed)]
@@ -145,7 +162,7 @@ def test_small_timeline_slice_joins_at_period_24_and_truncates_at_48() -> None:
     assert all(i["active"][:, SLICE_3].all() for i, *_ in after)
     assert all(i["kpi"]["users"][:, SLICE_3].sum() == 0 for i, *_ in before)
     assert sum(i["kpi"]["users"][:, SLICE_3].sum() for i, *_ in after) > 0
-    assert sum(i["kpi"]["demand"][:, SLICE_3].sum() for i, *_ in after) > 0
+    assert sum(i["kpi"]["demand_mbps"][:, SLICE_3].sum() for i, *_ in after) > 0
     # the agent sees the new slice one step ahead: obs and info after period 23 announce it
     info_23, obs_23 = records[23][:2]
     assert obs_23[:, SLICE_3, 0].all() and info_23["active_next"][:, SLICE_3].all()
@@ -160,7 +177,7 @@ def test_paper_phase_start_moved_by_config() -> None:
         {"name": "H2", "start": 4, "slices": [1, 2, 3, 4]},
     ]
     env = make_env("paper", {**FAST, "timeline.n_periods": 6, "timeline.phases": phases})
-    assert env.spec is not None and env.spec.max_episode_steps == 6
+    assert env.unwrapped.max_episode_steps == 6
     _, info = env.reset(seed=0)
     infos, truncated = [], False
     while not truncated:
@@ -219,8 +236,8 @@ def test_row_sum_above_one_raises_when_strict() -> None:
     env.reset(seed=0)
     with pytest.raises(
         ValueError,
-        match=r"action row of cell 1 sums to 1.2 over its active slices \(ids \[1, 2, 4\]\): "
-        r"allowed at most 1 with strict=True",
+        match=r"action: shares of cell 1 sum to 1.2 over its active slices \(ids \[1, 2, 4\]\): "
+        r"allowed at most 1",
     ):
         env.step(shares(c1_0=0.8))
 
@@ -267,7 +284,7 @@ def test_step_reward_and_info_match_the_report(env: SlicingEnv) -> None:
     assert reward == info["utility"] == slicesim.utility(r, active)
     for c in range(3):
         assert info["cell_reward"][c] == r[c][active[c]].min()
-    assert set(info["kpi"]) >= {"thr_mbps", "delay_ms", "prb_util", "users", "cqi", "demand"}
+    assert set(info["kpi"]) >= {"thr_mbps", "delay_ms", "prb_util", "users", "cqi", "demand_mbps"}
     assert all(v.shape == (3, 4) for v in info["kpi"].values())
     np.testing.assert_array_equal(info["demand_next"], env.net.expected_demand_mbps())  # type: ignore[union-attr]
     assert (info["period"], info["slices_changed"]) == (0, False)

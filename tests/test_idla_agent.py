@@ -36,8 +36,7 @@ def test_collect_train_optimise_and_adapt_without_retraining(cls, tmp_path):
     assert np.all(x[~active] == 0)
     assert np.all(x[32:, :, 2] >= 0) and x[32:, :, 2].sum() > 0  # the new slice gets PRBs
     agent.save(tmp_path)
-    fresh = cls()
-    fresh.load(tmp_path)
+    fresh = cls.load(tmp_path)
     again = run(make_env("small", TIMELINE), fresh, periods=3, progress=False, seed=2)
     assert len(again) == 3 and fresh.steps == 3 and len(fresh.buffer) == 0  # decides at once
 

@@ -11,7 +11,8 @@ import pytest
 
 from slicesim import qos, utility
 from slicesim.cli import main
-from slicesim.io import KPI_COLUMNS, atomic_write
+from slicesim.experiments.simulate import KPI_COLUMNS
+from slicesim.io import atomic_write
 
 
 def test_qos_is_the_tighter_of_throughput_and_delay_capped_at_one():
@@ -53,5 +54,5 @@ def test_simulate_reports_bad_input(tmp_path, capsys):
     assert main(["simulate", "--scenario", "nope", "--out", str(tmp_path)]) == 2
     assert "unknown scenario 'nope'" in capsys.readouterr().err
     assert main(["simulate", "--scenario", "small", "--periods", "0", "--out", str(tmp_path)]) == 2
-    assert "--periods = 0 is out of range" in capsys.readouterr().err
+    assert "argument --periods: must be >= 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "kpis.csv").exists()

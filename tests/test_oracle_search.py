@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from agents.oracle_search import compositions, grid_search
+from agents.grid import compositions
+from agents.idla.oracle import grid_search
 
 
 def random_mlp(seed: int) -> nn.Module:
@@ -63,7 +64,7 @@ def test_matches_brute_force(n_slices: int, step: float, seed: int) -> None:
     active[0] = True
     active[1] = False
     model = random_mlp(seed)
-    x = grid_search(model, z, active, step=step)
+    x = grid_search(model, z, active, step=step, full=False)
     n_units = round(1 / step)
     assert x.dtype == torch.float32
     assert (x[~active] == 0).all() and (x >= 0).all()
@@ -86,7 +87,7 @@ def test_paper_size_search_is_exact_for_an_exp_utility() -> None:
         def forward(self, rows: Tensor) -> Tensor:
             return 1.0 - torch.exp(-rows[:, 1] * rows[:, 0])
 
-    x = grid_search(ExpUtility(), z, active)
+    x = grid_search(ExpUtility(), z, active, full=False)
     points = compositions(4, 20).double() / 20  # (K, 4)
     terms = torch.log(2 - torch.exp(-a.unsqueeze(1) * points))  # (50, K, 4)
     allowed = (points.unsqueeze(0) == 0) | active.unsqueeze(1)

@@ -53,9 +53,10 @@ def test_set_state_replays_a_period_exactly():
     ("x", "message"),
     [
         (np.full((3, 4), 0.25)[:2], r"x has shape \(2, 4\), expected \(n_cells, n_slices\) = \(3, 4\)"),
-        (np.where(np.eye(3, 4) > 0, np.nan, 0.1), r"x\[0, 0\] = nan \(cell 0, slice column 0\) is not finite"),
-        (np.full((3, 4), 0.1) - 0.2 * np.eye(3, 4), r"x\[0, 0\] = -0.1 \(cell 0, slice column 0\) is out of range: allowed \[0, 1\]"),
-        (np.array([[0.2, 0.2, 0, 0.2], [0.5, 0.4, 0, 0.2], [0, 0, 0, 0]]), r"shares of cell 1 sum to 1.1: allowed at most 1"),
+        (np.where(np.eye(3, 4) > 0, np.nan, 0.1), r"x\[0, 0\] \(cell 0, slice id 1\) is nan: allowed \[0, 1\]"),
+        (np.full((3, 4), 0.1) - 0.2 * np.eye(3, 4), r"x\[0, 0\] \(cell 0, slice id 1\) is -0.1: allowed \[0, 1\]"),
+        (np.array([[0.2, 0.2, 0, 0.2], [0.5, 0.4, 0, 0.2], [0, 0, 0, 0]]), r"x: shares of cell 1 sum to 1.1 over its active slices \(ids \[1, 2, 4\]\): allowed at most 1"),
+        (np.ones((3, 4), dtype=bool), r"x is a boolean array: give PRB shares as numbers in \[0, 1\]"),
     ],
 )  # fmt: skip
 def test_bad_shares_raise_clear_errors(x, message):

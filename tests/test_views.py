@@ -103,7 +103,7 @@ def test_vecenv_attribute_methods_act_on_the_shared_env() -> None:
     venv.set_attr("strict", True)
     assert env.unwrapped.strict is True  # type: ignore[attr-defined]
     assert venv.env_is_wrapped(Monitor) == [True] * 3
-    assert venv.env_is_wrapped(TimeLimit) == [True] * 3
+    assert venv.env_is_wrapped(TimeLimit) == [False] * 3  # the env owns its horizon
     assert venv.env_method("get_wrapper_attr", "n_slices", indices=0) == [4]
     assert venv.has_attr("feature_names")
 

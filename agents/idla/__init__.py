@@ -1,1 +1,12 @@
-"""IDLA: DNN QoS estimator plus Lagrangian solver (paper Section IV)."""
+"""IDLA: a DNN QoS estimator plus a Lagrangian solver (paper Section IV), and the paper's
+estimator oracle.
+
+Modules: ``dataset`` (samples, augmentation), ``estimator`` (the MLP and its training),
+``solver`` (the batched primal-dual search), ``agent`` (:class:`IDLAAgent`), ``oracle``
+(:class:`OracleAgent`, exhaustive grid search of the estimator).
+"""
+
+from agents.idla.agent import IDLAAgent
+from agents.idla.oracle import OracleAgent
+
+__all__ = ["IDLAAgent", "OracleAgent"]

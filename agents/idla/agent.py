@@ -1,14 +1,15 @@
 """IDLA: a learned per-slice QoS estimator + Lagrangian search (paper Algorithm 1).
 
 Online behaviour on a scenario timeline (paper Section V-C): during the first
-``collect_periods`` periods (H0) it explores random allocations and collects samples; then it
-trains the estimator once and from H1 on decides by the batched primal-dual search. A slice
-added later (H2) is handled by the same estimator, without retraining: it only needs the
-slice's needs and KPI history as inputs.
+``collect_periods`` periods (H0) it explores random allocations and collects samples; at the end
+of H0 it trains the estimator (inside ``observe``: decision times exclude training) and from H1
+on decides by the batched primal-dual search. A slice added later (H2) is handled by the same
+estimator, without retraining: it only needs the slice's needs and KPI history as inputs.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +20,12 @@ from agents.base import Agent, SlicingSpec
 from agents.idla.dataset import SampleBuffer, augment, context
 from agents.idla.estimator import EstimatorReport, QosEstimator, TrainConfig, fit
 from agents.idla.solver import LagrangianSolver
-from slicesim.policies import equal_split
+from slicesim.io import atomic_write
+from slicesim.sim import equal_split
 
-__all__ = ["IDLAAgent", "collect_periods_of"]
+__all__ = ["MODEL_FILE", "IDLAAgent"]
 
 MODEL_FILE = "estimator.pt"
-
-
-def collect_periods_of(spec: SlicingSpec) -> int:
-    """Default collection length: up to the start of the timeline's second phase (H1)."""
-    phases = spec.config.timeline.phases
-    return phases[1].start if len(phases) > 1 else max(1, spec.config.timeline.n_periods // 5)
 
 
 class IDLAAgent(Agent):
@@ -40,8 +36,7 @@ class IDLAAgent(Agent):
             (default: until the timeline's second phase starts, i.e. H0).
         train: estimator training settings (paper: Adam, MAE, 75/25, 200 epochs).
         solver: the Lagrangian search (paper: P = 5 starts, offsets N(0, 0.05)).
-        estimator: a trained estimator to use from the start (no collection), e.g. from
-            :meth:`QosEstimator.load`.
+        estimator: a trained estimator to decide with from the first period (no collection).
         use_augmentation: apply the two augmentation rules of Section V-B.
         progress: show a progress bar while training.
     """
@@ -60,33 +55,43 @@ class IDLAAgent(Agent):
         self.collect_periods = collect_periods
         self.train_config = train or TrainConfig()
         self.solver = solver or LagrangianSolver()
-        self.pretrained = estimator
         self.use_augmentation = use_augmentation
         self.progress = progress
         self.model: QosEstimator | None = estimator
         self.report: EstimatorReport | None = None
+        self.buffer: SampleBuffer | None = None
 
     def reset(self, spec: SlicingSpec, seed: int | None = None) -> None:
+        """Start an episode; a trained estimator is kept (the agent decides from the start)."""
         super().reset(spec, seed)
-        self.buffer = SampleBuffer(spec)
-        self.model = self.pretrained
-        self.report = None
+        if self.buffer is None or self.buffer.spec.feature_names != spec.feature_names:
+            self.buffer = SampleBuffer(spec)
         self.collect = (
-            self.collect_periods if self.collect_periods is not None else collect_periods_of(spec)
+            self.collect_periods if self.collect_periods is not None else spec.first_phase_end
         )
         self.steps = 0
         self.x_prev: np.ndarray | None = None
         self.active_prev: np.ndarray | None = None
         self.generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
 
+    def forget(self) -> None:
+        """Drop the estimator and the samples: the next episode collects and trains again."""
+        self.model, self.report, self.buffer = None, None, None
+
+    @property
+    def estimator(self) -> QosEstimator:
+        """The trained estimator."""
+        if self.model is None:
+            raise RuntimeError(f"{type(self).__name__} has no trained estimator yet")
+        return self.model
+
     # ------------------------------------------------------------------ interface
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        self.spec  # noqa: B018  (raises a clear error before reset)
         active = np.asarray(info["active_next"], dtype=bool)
-        if self.model is None and self.steps < self.collect:
-            return self.explore(active)
         if self.model is None:
-            self.train_estimator()
+            return self.explore(active)
         return self.decide(obs, active)
 
     def observe(
@@ -97,21 +102,37 @@ class IDLAAgent(Agent):
         next_obs: np.ndarray,
         info: dict[str, Any],
     ) -> None:
-        if self.model is None:
-            self.buffer.add(obs, info)
         self.steps += 1
+        if self.model is None:
+            assert self.buffer is not None
+            self.buffer.add(obs, info)
+            if self.steps >= self.collect:
+                self.train_estimator()
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"trained": self.model is not None}
+        if self.buffer is not None:
+            out["samples"] = len(self.buffer)
+        if self.report is not None:
+            out.update(self.report.as_dict())
+        return out
 
     def save(self, path: str | Path) -> None:
-        """Save the trained estimator into folder ``path`` (``estimator.pt``)."""
-        if self.model is None:
-            raise RuntimeError("IDLAAgent.save(): no trained estimator yet")
+        """Save the trained estimator into folder ``path``: ``estimator.pt``, ``estimator.json``."""
         meta = self.report.as_dict() if self.report else {}
-        self.model.save(Path(path) / MODEL_FILE, meta)
+        self.estimator.save(Path(path) / MODEL_FILE, meta)
+        with atomic_write(Path(path) / "estimator.json") as fh:
+            json.dump(meta, fh, indent=2)
 
-    def load(self, path: str | Path) -> None:
-        """Load an estimator saved by :meth:`save`; the agent then decides from the start."""
-        self.pretrained, _ = QosEstimator.load(Path(path) / MODEL_FILE)
-        self.model = self.pretrained
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: Any) -> IDLAAgent:
+        """An agent deciding with the estimator saved in folder ``path`` (by :meth:`save`).
+
+        Raises:
+            FileNotFoundError: no ``estimator.pt`` in ``path``.
+        """
+        model, _ = QosEstimator.load(Path(path) / MODEL_FILE)
+        return cls(estimator=model, **kwargs)
 
     # ------------------------------------------------------------------ steps
 
@@ -123,6 +144,7 @@ class IDLAAgent(Agent):
 
     def train_estimator(self) -> EstimatorReport:
         """Train the estimator on the collected samples (augmented) and keep its report."""
+        assert self.buffer is not None
         inputs, targets, achieved = self.buffer.arrays()
         if self.use_augmentation:
             inputs, targets = augment(inputs, targets, achieved, self.rng)
@@ -139,7 +161,6 @@ class IDLAAgent(Agent):
 
     def decide(self, obs: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Solve Problem 2 for every cell at once (batched primal-dual search)."""
-        assert self.model is not None
         z = torch.from_numpy(context(obs, self.spec))
         x0 = torch.from_numpy(self.start_point(active).astype(np.float32))
         x = self.search(z, torch.from_numpy(active), x0)
@@ -148,5 +169,4 @@ class IDLAAgent(Agent):
 
     def search(self, z: torch.Tensor, active: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """The decision rule on the estimator: the Lagrangian search (Algorithm 1)."""
-        assert self.model is not None
-        return self.solver.solve(self.model, z, active, x0, self.generator)
+        return self.solver.solve(self.estimator, z, active, x0, self.generator)

@@ -6,8 +6,9 @@ Ids (registered on ``import slicesim``, idempotently):
 * ``slicesim/MultiCellSlicing-<name>-v0`` for every shipped scenario ``<name>``
   (``slicesim.list_scenarios()``: ``paper``, ``small``).
 
-``max_episode_steps`` of each id is its scenario timeline's ``n_periods``, so ``TimeLimit`` owns
-truncation. :func:`make_env` also sets it when ``scenario``/``config`` change the timeline.
+The env truncates its episodes itself after the timeline's ``n_periods`` (overrides included), so
+the ids are registered without ``max_episode_steps``: a registration-time horizon could not follow
+``config={"timeline.n_periods": N}``.
 
 The per-cell views (:class:`~slicesim.envs.views.CellVecEnv` for stable-baselines3,
 :class:`~slicesim.envs.views.CellParallelEnv` for PettingZoo) are imported on first access, so
@@ -64,16 +65,11 @@ def register_envs() -> list[str]:
         if id_ in gym.registry:
             continue
         try:
-            n_periods = load_scenario(scenario).timeline.n_periods
+            load_scenario(scenario)
         except (ConfigError, OSError) as err:  # a broken file must not break `import slicesim`
             warnings.warn(f"{id_} not registered: {err}", stacklevel=2)
             continue
-        gym.register(
-            id=id_,
-            entry_point=ENTRY_POINT,
-            max_episode_steps=n_periods,
-            kwargs={"scenario": scenario},
-        )
+        gym.register(id=id_, entry_point=ENTRY_POINT, kwargs={"scenario": scenario})
         added.append(id_)
     return added
 
@@ -83,20 +79,15 @@ def make_env(
     config: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> gym.Env:
-    """``gymnasium.make`` with ``TimeLimit`` at the (possibly overridden) timeline's length.
+    """``gymnasium.make`` of a scenario: its own id if shipped, else the generic one.
 
     Args:
         scenario: a shipped scenario's name (its own id is used), a YAML path or a config.
         config: overrides (nested dict or dotted keys, e.g. ``{"timeline.n_periods": 30}``).
         **kwargs: more arguments of :class:`SlicingEnv` or ``gymnasium.make``.
     """
-    if isinstance(scenario, ScenarioConfig):
-        loaded = scenario.replace(config) if config else scenario
-    else:
-        loaded = load_scenario(scenario, config)
     named = env_id(str(scenario)) if isinstance(scenario, str) else ENV_ID
     id_ = named if named in gym.registry else ENV_ID
-    kwargs.setdefault("max_episode_steps", loaded.timeline.n_periods)
     return gym.make(id_, scenario=scenario, config=config, **kwargs)
 
 

@@ -11,9 +11,8 @@ import numpy as np
 from gymnasium import spaces
 
 from slicesim.config import ScenarioConfig, load_scenario
-from slicesim.envs.actions import check_action
 from slicesim.envs.features import ObservationEncoder, feature_names
-from slicesim.sim import Network, PeriodReport, utility
+from slicesim.sim import Network, PeriodReport, cell_reward, check_shares, utility
 from slicesim.sim.layout import make_layout
 
 __all__ = ["SlicingEnv"]
@@ -37,8 +36,8 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
     slice types, the columns in the order of ``config.slices``. Entries of slices inactive in the
     coming period are ignored (zeroed). A cell whose active shares sum above 1 (+1e-6) is scaled to
     sum 1 and flagged in ``info["action_rescaled"]``; with ``strict=True`` it raises instead.
-    NaN, infinite, negative or > 1 (+1e-6) entries and a wrong shape always raise ``ValueError``
-    naming the cell and slice id.
+    NaN, infinite, negative or > 1 (+1e-6) entries, a boolean array and a wrong shape always
+    raise ``ValueError`` naming the cell and slice id (``slicesim.sim.check_shares``).
 
     ## Observation Space
 
@@ -69,21 +68,22 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
     Step info describes the period just simulated: ``period``, ``phase`` (timeline label),
     ``active`` (bool mask), ``slices_changed`` (active set differs from the previous period's),
     ``x`` (shares applied), ``action_rescaled`` (per cell), ``kpi`` (raw (n_cells, max_slices)
-    arrays ``thr_mbps``, ``delay_ms``, ``prb_util``, ``users``, ``cqi``, ``demand`` in Mbit/s,
+    arrays ``thr_mbps``, ``delay_ms``, ``prb_util``, ``users``, ``cqi``, ``demand_mbps``,
     ``served``), ``qos`` (r), ``cell_reward`` (per cell min of r over active slices, 1 if none:
     the reward of the paper's cell-wise DRL), ``utility`` (= reward). It also describes the coming
-    period: ``active_next`` and ``demand_next``, each slice's expected traffic (Mbit/s), i.e. the
-    perfect traffic knowledge the paper's traffic-proportional baseline assumes; it is not part of
-    the observation. Reset info has ``period`` and ``phase`` of the first period, ``active`` =
-    ``active_next``, ``demand_next`` and ``slices_changed`` = False.
+    period (what an agent's ``act`` may use): ``period_next``, ``phase_next``, ``active_next`` and
+    ``demand_next``, each slice's expected traffic (Mbit/s), i.e. the perfect traffic knowledge
+    the paper's traffic-proportional baseline assumes; it is not part of the observation. Reset
+    info has ``period`` and ``phase`` of the first period, ``active`` = ``active_next``, the
+    ``*_next`` keys and ``slices_changed`` = False. Every array in ``info`` is the env's copy for
+    the caller: editing it changes nothing in the env.
 
     ## Episode End
 
-    ``terminated`` is always False. Episodes are truncated by ``TimeLimit`` after the scenario
-    timeline's ``n_periods`` (registered as ``max_episode_steps``). When ``scenario`` or
-    ``config`` change the timeline's length, pass ``max_episode_steps`` to ``gymnasium.make``
-    too, or use :func:`slicesim.envs.make_env`, which does. The env itself runs on past the
-    timeline's end (the last phase continues).
+    ``terminated`` is always False. The episode is truncated after the scenario timeline's
+    ``n_periods`` periods, also when ``config`` overrides it (the env owns its horizon: a
+    registration-time ``max_episode_steps`` could not follow such overrides). Stepping on after
+    truncation raises; call ``reset``.
 
     ## Arguments
 
@@ -123,12 +123,16 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
             self.config = load_scenario(scenario, config)
         if isinstance(history, bool) or not isinstance(history, int) or history < 1:
             raise ValueError(f"history = {history!r} is out of range: allowed integers >= 1")
+        if not isinstance(strict, bool):
+            raise TypeError(f"strict = {strict!r} must be a bool (True or False)")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode = {render_mode!r} is unknown: allowed {self.metadata['render_modes']}"
             )
         self.history = history
-        self.strict = bool(strict)
+        self.strict = strict
+        self.max_episode_steps = self.config.timeline.n_periods
+        """The horizon: the timeline's ``n_periods`` (overrides included)."""
         self.render_mode = render_mode
         self.layout = make_layout(self.config.layout)
         self.n_cells, self.n_slices = self.layout.n_cells, self.config.n_slices
@@ -157,34 +161,54 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
         super().reset(seed=seed)
         self.net = Network(self.config, seed=int(self.np_random.integers(2**31)))
         self._last = None
+        self._steps = 0
         active = self._active_next = self.net.active_mask()
         info = {
             "period": self.net.period,
             "phase": self.config.phase_at(self.net.period).name,
-            "active": active,
-            "active_next": active,
-            "demand_next": self.net.expected_demand_mbps(),
+            "active": active.copy(),
             "slices_changed": False,
+            **self.decision_info(),
         }
         return self._encoder.reset(active), info
+
+    def decision_info(self) -> dict[str, Any]:
+        """What an agent may know of the coming period: ``period_next``, ``phase_next``,
+        ``active_next`` and ``demand_next`` (fresh copies; the ``*_next`` keys of every info)."""
+        net = self._require_net()
+        return {
+            "period_next": net.period,
+            "phase_next": self.config.phase_at(net.period).name,
+            "active_next": self._active_next.copy(),
+            "demand_next": net.expected_demand_mbps(),
+        }
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply the shares, simulate one control period, observe and score it."""
         net = self._require_net()
+        if self._steps >= self.max_episode_steps:
+            raise RuntimeError(
+                f"the episode was truncated after {self.max_episode_steps} periods "
+                "(timeline.n_periods): call reset()"
+            )
         # the active set the agent was shown (active_next); Network.active_mask() costs ~80 us
-        x, rescaled = check_action(action, self._active_next, self.slice_ids, self.strict)
+        x, rescaled = check_shares(
+            action, self._active_next, self.slice_ids, rescale=not self.strict, name="action"
+        )
         previous = None if self._last is None else self._last[0].active
         report = net.run_period(x)
+        self._steps += 1
         r = report.qos(net.thr_need_mbps, net.delay_need_ms)
         active = report.active
-        cell_reward = np.where(active, r, np.inf).min(axis=1)
-        cell_reward[np.isinf(cell_reward)] = 1.0  # a cell without active slices
+        per_cell = cell_reward(r, active)
         reward = utility(r, active)
-        active_next = self._next_mask(report)
+        self._active_next = self._next_mask(report)
+        # the env keeps the report only for report.active and cell_util: info may hand out its
+        # other arrays; active, active_next and demand_next are copies
         info = {
             "period": report.period,
             "phase": report.phase,
-            "active": active,
+            "active": active.copy(),
             "slices_changed": previous is not None and not np.array_equal(previous, active),
             "x": report.x,
             "action_rescaled": rescaled,
@@ -194,18 +218,18 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
                 "prb_util": report.prb_util,
                 "users": report.users,
                 "cqi": report.cqi,
-                "demand": report.demand_mbps,
+                "demand_mbps": report.demand_mbps,
                 "served": report.served,
             },
             "qos": r,
-            "cell_reward": cell_reward,
+            "cell_reward": per_cell,
             "utility": reward,
-            "active_next": active_next,
-            "demand_next": net.expected_demand_mbps(),
+            **self.decision_info(),
         }
-        self._last = (report, cell_reward)
-        self._active_next = active_next
-        return self._encoder.update(report, active_next), reward, False, False, info
+        self._last = (report, per_cell.copy())
+        truncated = self._steps >= self.max_episode_steps
+        obs = self._encoder.update(report, self._active_next)
+        return obs, reward, False, truncated, info
 
     def render(self) -> np.ndarray | None:  # type: ignore[override]
         """An (H, W, 3) uint8 picture of the cells coloured by last PRB utilisation and QoS."""

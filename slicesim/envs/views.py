@@ -9,8 +9,8 @@ the paper's cell-wise DRL). Its info holds its row of the env's info arrays.
 * :class:`CellParallelEnv`: a PettingZoo ``ParallelEnv`` with agents ``cell_0``, ``cell_1``, ...
   (needs the optional extra ``views``: ``pip install slicesim[views]``).
 
-Episodes end after ``max_episode_steps`` (default: the scenario timeline's ``n_periods``) or
-when the wrapped env reports termination or truncation.
+Episodes end after ``max_episode_steps`` periods: the least of the argument (if given), the
+timeline's ``n_periods`` (where the env truncates itself) and a ``TimeLimit`` wrapper's limit.
 """
 
 from __future__ import annotations
@@ -46,9 +46,8 @@ _PER_CELL = ("active", "active_next", "demand_next", "x", "action_rescaled", "qo
 
 def cell_infos(info: dict[str, Any], n_cells: int) -> list[dict[str, Any]]:
     """Split a :class:`SlicingEnv` info into one dict per cell (rows of its per-cell arrays)."""
-    shared: dict[str, Any] = {
-        k: info[k] for k in ("period", "phase", "slices_changed") if k in info
-    }
+    names = ("period", "phase", "slices_changed", "period_next", "phase_next")
+    shared: dict[str, Any] = {k: info[k] for k in names if k in info}
     per_cell = {k: info[k] for k in _PER_CELL if k in info}
     kpi = info.get("kpi")
     out = []
@@ -75,10 +74,12 @@ def _resolve(
         raise TypeError(f"env must wrap a SlicingEnv, got {type(base).__name__}")
     if env.observation_space != base.observation_space or env.action_space != base.action_space:
         raise ValueError("wrappers of env must keep SlicingEnv's observation and action spaces")
-    steps = base.config.timeline.n_periods if max_episode_steps is None else max_episode_steps
-    if steps < 1:
-        raise ValueError(f"max_episode_steps = {steps} is out of range: allowed >= 1")
-    return env, base, steps
+    if max_episode_steps is not None and max_episode_steps < 1:
+        raise ValueError(f"max_episode_steps = {max_episode_steps} is out of range: allowed >= 1")
+    limits = [base.max_episode_steps, max_episode_steps]
+    if env.spec is not None:
+        limits.append(env.spec.max_episode_steps)  # a TimeLimit from gymnasium.make
+    return env, base, min(n for n in limits if n is not None)
 
 
 def _cell_spaces(base: SlicingEnv) -> tuple[spaces.Box, spaces.Box]:

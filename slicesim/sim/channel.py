@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from slicesim.config import LayoutConfig, RadioConfig
+from slicesim.config import PATHLOSS_NAMES, LayoutConfig, RadioConfig
 from slicesim.sim.layout import Layout
 
 __all__ = ["PATHLOSS_MODELS", "Macro36942", "PathLossModel", "UMa38901", "coupling_gains"]
@@ -97,6 +97,7 @@ class Macro36942(PathLossModel):
 
 
 PATHLOSS_MODELS: dict[str, type[PathLossModel]] = {m.name: m for m in (UMa38901, Macro36942)}
+assert tuple(PATHLOSS_MODELS) == PATHLOSS_NAMES, "config.PATHLOSS_NAMES lists the models"
 
 
 def sector_gain_db(offset_deg: np.ndarray, radio: RadioConfig) -> np.ndarray:

@@ -22,7 +22,7 @@ from slicesim.sim.channel import coupling_gains
 from slicesim.sim.kpi import KpiAccumulator, PeriodReport
 from slicesim.sim.layout import make_layout
 from slicesim.sim.link import LINK_MODELS
-from slicesim.sim.scheduler import prb_budgets, processor_share, validate_shares
+from slicesim.sim.scheduler import check_shares, prb_budgets, processor_share
 from slicesim.sim.traffic import PoissonTable, TrafficMasks, cell_weights
 
 __all__ = ["Network"]
@@ -112,9 +112,8 @@ class Network:
         self.link = LINK_MODELS[radio.link](radio)
         self.masks = TrafficMasks(config, self.seed)
         sl = config.slices
-        self.thr_need_mbps = np.array([s.thr_mbps for s in sl])
-        self.delay_need_ms = np.array([s.delay_ms for s in sl])
-        self._users_per_cell = np.array([s.users_per_cell for s in sl])
+        self.thr_need_mbps, self.delay_need_ms = config.thr_need_mbps, config.delay_need_ms
+        self._users_per_cell = np.array([s.users_per_cell for s in sl]) * config.traffic.load_scale
         self._session_s = np.array([s.session_s for s in sl])
         self._offered_bps = np.array([s.offered_mbps for s in sl]) * 1e6
         self._burst_bits = np.array([s.burst_kbit for s in sl]) * 1e3
@@ -238,11 +237,11 @@ class Network:
         Entries of inactive slices are ignored. Rows must sum to at most 1.
 
         Raises:
-            ValueError: wrong shape, NaN/inf, negative or > 1 entries, a row sum > 1 + 1e-6.
+            ValueError: from :func:`~slicesim.sim.scheduler.check_shares` (wrong shape, NaN/inf,
+                negative or > 1 entries, a cell summing above 1), naming cell and slice.
         """
         self._active_now = self.active_mask()
-        x = validate_shares(x, (self.n_cells, self.n_slices), self._active_now)
-        x = np.where(self._active_now, x, 0.0)
+        x, _ = check_shares(x, self._active_now, self.config.slice_ids)
         sim = self.config.sim
         mask = self.masks(self.period)
         rate = self._users_per_cell * mask * self.n_cells / self._session_s  # sessions/s

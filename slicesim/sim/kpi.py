@@ -7,7 +7,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KpiAccumulator", "PeriodReport", "qos", "utility"]
+__all__ = [
+    "R_TOL",
+    "KpiAccumulator",
+    "PeriodReport",
+    "cell_reward",
+    "p_satisfied",
+    "qos",
+    "satisfied",
+    "utility",
+]
+
+R_TOL = 1e-9
+"""r counts as fully satisfied (r = 1) when r >= 1 - R_TOL."""
 
 
 def qos(
@@ -39,6 +51,27 @@ def utility(r: np.ndarray, active: np.ndarray | None = None) -> float:
     if active is not None:
         terms = np.where(active, terms, 0.0)
     return float(terms.sum())
+
+
+def satisfied(r: np.ndarray) -> np.ndarray:
+    """Where the QoS need is fully met: r >= 1 - :data:`R_TOL` (bool array)."""
+    return np.asarray(r) >= 1.0 - R_TOL
+
+
+def p_satisfied(r: np.ndarray) -> float:
+    """P(r = 1): the share of the given r values that are fully satisfied (NaN if none)."""
+    r = np.asarray(r)
+    return float(np.mean(satisfied(r))) if r.size else float("nan")
+
+
+def cell_reward(r: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Per cell, min of r over its active slices (1 without any): the paper's DRL reward.
+
+    Args:
+        r, active: shape (..., n_cells, n_slices).
+    """
+    worst = np.where(active, r, np.inf).min(axis=-1)
+    return np.where(np.isinf(worst), 1.0, worst)
 
 
 @dataclass(frozen=True)

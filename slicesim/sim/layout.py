@@ -16,22 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from slicesim.config import LayoutConfig
+from slicesim.config import LayoutConfig, cluster_indices
 
-__all__ = ["Layout", "cluster_indices", "make_layout"]
-
-
-def cluster_indices(n_sites: int) -> tuple[int, int]:
-    """(i, j) with i^2 + ij + j^2 = n_sites, i >= j >= 0 (the hexagonal cluster shift)."""
-    for i in range(math.isqrt(n_sites) + 1):
-        for j in range(i + 1):
-            if i * i + i * j + j * j == n_sites:
-                return i, j
-    allowed = sorted({i * i + i * j + j * j for i in range(1, 8) for j in range(i + 1)})
-    raise ValueError(
-        f"layout.n_sites = {n_sites} is not a hexagonal cluster size i^2+ij+j^2: "
-        f"allowed {allowed[:12]}..."
-    )
+__all__ = ["Layout", "make_layout"]
 
 
 @dataclass(frozen=True)

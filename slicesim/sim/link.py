@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from slicesim.config import RadioConfig
+from slicesim.config import LINK_NAMES, RadioConfig
 
 __all__ = ["CQI_EFFICIENCY", "CQI_SINR_DB", "LINK_MODELS", "CqiLink", "LinkModel", "ShannonLink"]
 
@@ -40,21 +40,16 @@ def _cqi_linear(sinr: np.ndarray) -> np.ndarray:
 
 
 class LinkModel:
-    """Maps SINR (dB) to (CQI, spectral efficiency in bit/s/Hz); registered by ``name``."""
+    """Maps SINR to (CQI, bits per second one PRB carries); registered by ``name``."""
 
     name: ClassVar[str] = ""
 
     def __init__(self, radio: RadioConfig) -> None:
         self.prb_rate = radio.prb_bandwidth_hz * (1.0 - radio.overhead)  # Hz carrying data
 
-    def efficiency(self, sinr: np.ndarray, cqi: np.ndarray) -> np.ndarray:
-        """Spectral efficiency (bit/s/Hz) for linear SINR ``sinr`` and its CQI."""
-        raise NotImplementedError
-
     def rates(self, sinr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """CQI (1..15) and bits per second one PRB carries, for linear SINR."""
-        cqi = _cqi_linear(sinr)
-        return cqi, self.efficiency(sinr, cqi) * self.prb_rate
+        raise NotImplementedError
 
     def __call__(self, sinr_db: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """CQI (1..15) and bits per second that one PRB carries for each SINR in dB."""
@@ -74,19 +69,21 @@ class CqiLink(LinkModel):
         cqi = _cqi_linear(sinr)
         return cqi, self._bps[cqi]
 
-    def efficiency(self, sinr: np.ndarray, cqi: np.ndarray) -> np.ndarray:
-        return CQI_EFFICIENCY[cqi - 1]
-
 
 class ShannonLink(LinkModel):
-    """Truncated Shannon bound, TR 36.942 Annex A.2: alpha = 0.6, SINR_min -10 dB, 4.4 bit/s/Hz."""
+    """Truncated Shannon bound, TR 36.942 Annex A.2: alpha = 0.6, SINR_min -10 dB, 4.4 bit/s/Hz.
+
+    The CQI reported beside it is still the TS 36.213 one (what the O&M KPI shows).
+    """
 
     name = "shannon"
     alpha, sinr_min_db, max_efficiency = 0.6, -10.0, 4.4
 
-    def efficiency(self, sinr: np.ndarray, cqi: np.ndarray) -> np.ndarray:
+    def rates(self, sinr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         eff = np.minimum(self.alpha * np.log2(1.0 + sinr), self.max_efficiency)
-        return np.where(sinr < 10.0 ** (self.sinr_min_db / 10.0), 0.0, eff)
+        eff = np.where(sinr < 10.0 ** (self.sinr_min_db / 10.0), 0.0, eff)
+        return _cqi_linear(sinr), eff * self.prb_rate
 
 
 LINK_MODELS: dict[str, type[LinkModel]] = {m.name: m for m in (CqiLink, ShannonLink)}
+assert tuple(LINK_MODELS) == LINK_NAMES, "config.LINK_NAMES lists the models"

@@ -13,43 +13,96 @@ the user's time share above it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-__all__ = ["prb_budgets", "processor_share", "validate_shares"]
+__all__ = [
+    "SHARE_TOL",
+    "check_shares",
+    "equal_split",
+    "prb_budgets",
+    "processor_share",
+    "proportional_split",
+]
 
 
-def validate_shares(
-    x: np.ndarray, shape: tuple[int, int], active: np.ndarray | None = None, tol: float = 1e-6
-) -> np.ndarray:
-    """Check PRB shares: shape, finite, in [0, 1], each row sums to at most 1 (+ tol).
+SHARE_TOL = 1e-6
+"""Float tolerance above 1 for a share and for a cell's sum of shares."""
 
-    Entries outside ``active`` (if given) do not count towards the row sums.
+
+def check_shares(
+    x: object,
+    active: np.ndarray,
+    slice_ids: Sequence[int],
+    rescale: bool = False,
+    name: str = "x",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate PRB shares; zero inactive entries; raise on (or rescale) cells summing above 1.
+
+    This is the one check of shares, for the simulator and the Gymnasium env alike.
+
+    Args:
+        x: shares of shape ``active.shape`` = (n_cells, n_slices), real numbers (not bool).
+        active: the (cell, slice) pairs active in the period the shares apply to.
+        slice_ids: the slice id of every column (for the messages).
+        rescale: scale a cell whose active shares sum above 1 (+ SHARE_TOL) to sum 1 instead
+            of raising.
+        name: what the shares are called in messages (``x``, ``action``).
+
+    Returns:
+        The shares to apply (float64, zero where inactive, rows summing to at most 1 + tol) and a
+        bool array of the rescaled cells.
 
     Raises:
-        ValueError: naming the first offending cell and slice (or row) and the allowed range.
+        ValueError: a boolean or non-numeric array; a wrong shape; a NaN, infinite, negative or
+            > 1 entry (active or not); a cell over 1 unless ``rescale``. The message names the
+            cell, the slice id and the allowed range.
     """
-    x = np.asarray(x, dtype=float)
-    if x.shape != shape:
-        raise ValueError(f"x has shape {x.shape}, expected (n_cells, n_slices) = {shape}")
-    bad = ~np.isfinite(x)
-    if bad.any():
-        c, s = map(int, np.argwhere(bad)[0])
-        raise ValueError(f"x[{c}, {s}] = {x[c, s]} (cell {c}, slice column {s}) is not finite")
-    bad = (x < 0) | (x > 1 + tol)
-    if bad.any():
-        c, s = map(int, np.argwhere(bad)[0])
+    arr = np.asarray(x)
+    if arr.dtype == bool:
+        raise ValueError(f"{name} is a boolean array: give PRB shares as numbers in [0, 1]")
+    try:
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} is not an array of numbers: {err}") from None
+    if arr.shape != active.shape:
         raise ValueError(
-            f"x[{c}, {s}] = {x[c, s]:.6g} (cell {c}, slice column {s}) is out of range: "
-            f"allowed [0, 1]"
+            f"{name} has shape {arr.shape}, expected (n_cells, n_slices) = {active.shape}"
         )
-    sums = (x if active is None else np.where(active, x, 0.0)).sum(axis=1)
-    if (sums > 1 + tol).any():
-        c = int(np.argmax(sums > 1 + tol))
+    bad = ~((arr >= 0.0) & (arr <= 1.0 + SHARE_TOL))  # NaN fails both comparisons
+    if bad.any():
+        c, s = (int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
-            f"shares of cell {c} sum to {sums[c]:.6g}: allowed at most 1 (+{tol:g}); "
-            f"row = {np.round(x[c], 6).tolist()}"
+            f"{name}[{c}, {s}] (cell {c}, slice id {slice_ids[s]}) is {arr[c, s]:.6g}: "
+            "allowed [0, 1]"
         )
-    return x
+    arr = np.where(active, np.minimum(arr, 1.0), 0.0)
+    sums = arr.sum(axis=1)
+    over = sums > 1.0 + SHARE_TOL
+    if over.any() and not rescale:
+        c = int(np.argmax(over))
+        ids = [slice_ids[int(s)] for s in np.flatnonzero(active[c])]
+        raise ValueError(
+            f"{name}: shares of cell {c} sum to {sums[c]:.6g} over its active slices (ids {ids}): "
+            f"allowed at most 1 (+{SHARE_TOL:g})"
+        )
+    arr[over] /= sums[over, None]
+    return arr, over
+
+
+def equal_split(active: np.ndarray) -> np.ndarray:
+    """Equal shares among each cell's active slices (rows sum to 1, or 0 without any)."""
+    active = np.asarray(active, dtype=float)
+    return active / np.maximum(active.sum(axis=1, keepdims=True), 1.0)
+
+
+def proportional_split(demand: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Shares proportional to each active slice's demand; equal shares in a cell without any."""
+    active = np.asarray(active, dtype=bool)
+    demand = np.where(active, np.asarray(demand, dtype=float), 0.0)
+    total = demand.sum(axis=1, keepdims=True)
+    return np.where(total > 0, demand / np.where(total > 0, total, 1.0), equal_split(active))
 
 
 def prb_budgets(x: np.ndarray, n_prb: int) -> np.ndarray:
@@ -94,7 +147,6 @@ def _water_fill(group: np.ndarray, work: np.ndarray, n_groups: int) -> np.ndarra
     before = cum - cum[first]  # need of the smaller users of the same group
     level_here = (1.0 - before) / (size - (pos - first))
     # Once a user is capped at the level, so is every later (larger) one of its group; the
-    # group's level is the one where that starts.
     # group's level is the one where that starts (levels fall along the capped users).
     short = w > level_here
     level = np.zeros(n_groups)

@@ -1,33 +1,19 @@
 """Traffic: daily per-slice masks and the spatial weights of cells.
 
 A mask is one value in [0, 1] per slice and period that scales the slice's session arrival rate
-(paper Section V-A, Fig. 2). The built-in profiles are hourly means digitised from published
-measurements (Xu et al., "Understanding mobile traffic patterns of large scale cellular towers in
-urban environment", IEEE/ACM ToN 2017, via the open mob-traffic-ds collection), 00:00 first,
-interpolated to the period length, with a seeded day-to-day factor and per-period noise.
+(paper Section V-A, Fig. 2). The built-in hourly profiles (:mod:`slicesim.profiles`) are
+interpolated to the period length, with a seeded day-to-day factor and per-period noise; a
+scenario's ``traffic.masks_csv`` gives a user's own masks, used as they are.
 """
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 
-from slicesim.config import ConfigError, ScenarioConfig
+from slicesim.config import ScenarioConfig
+from slicesim.profiles import PROFILES, load_masks_csv
 
-__all__ = ["PROFILES", "TrafficMasks", "cell_weights", "load_masks_csv"]
-
-PROFILES: dict[str, tuple[float, ...]] = {
-    "residential": (.52, .33, .25, .19, .16, .19, .30, .40, .47, .52, .57, .59,
-                    .60, .61, .62, .63, .65, .71, .83, .89, .95, 1.00, .96, .78),
-    "office": (.17, .13, .09, .07, .05, .07, .11, .31, .76, .95, .99, 1.00,
-               .99, 1.00, .99, .93, .79, .56, .45, .39, .37, .35, .32, .25),
-    "entertainment": (.18, .14, .12, .09, .10, .12, .16, .28, .50, .66, .91, .94,
-                      .93, .92, .93, .95, .97, 1.00, .99, .92, .81, .67, .39, .28),
-    "transport": (.04, .03, .02, .02, .02, .04, .26, 1.00, .89, .55, .45, .40,
-                  .42, .41, .47, .53, .70, .95, .91, .57, .46, .39, .35, .09),
-}  # fmt: skip
+__all__ = ["PoissonTable", "TrafficMasks", "cell_weights", "daily_profile"]
 
 
 def daily_profile(hourly: tuple[float, ...] | np.ndarray, periods_per_day: int) -> np.ndarray:
@@ -38,37 +24,6 @@ def daily_profile(hourly: tuple[float, ...] | np.ndarray, periods_per_day: int) 
     return np.interp(t, hours, hourly, period=24.0)
 
 
-def load_masks_csv(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a user's masks: a header row of names, then one row per period, values in [0, 1]."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"traffic.masks_csv: file {str(path)!r} does not exist")
-    with path.open(newline="") as fh:
-        rows = list(csv.reader(fh))
-    if len(rows) < 2:
-        raise ConfigError(f"traffic.masks_csv {str(path)!r}: needs a header row and >= 1 data row")
-    header = [h.strip() for h in rows[0]]
-    values = np.empty((len(rows) - 1, len(header)))
-    for i, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise ConfigError(
-                f"traffic.masks_csv {str(path)!r} line {i}: "
-                f"{len(row)} values, expected {len(header)}"
-            )
-        for j, cell in enumerate(row):
-            try:
-                v = float(cell)
-            except ValueError:
-                v = float("nan")
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(
-                    f"traffic.masks_csv {str(path)!r} line {i}, column {header[j]!r}: "
-                    f"{cell!r} is out of range: allowed [0, 1]"
-                )
-            values[i - 2, j] = v
-    return {name: values[:, j] for j, name in enumerate(header)}
-
-
 class TrafficMasks:
     """Per-period masks of every slice type, random-access and reproducible from the seed."""
 
@@ -76,25 +31,13 @@ class TrafficMasks:
         self.seed = seed
         self.day_sigma = config.traffic.day_sigma
         self.noise_sigma = config.traffic.noise_sigma
-        self.periods_per_day = max(1, round(86_400 / config.sim.period_s))
-        profiles = [s.profile for s in config.slices]
+        self.periods_per_day = config.sim.periods_per_day
+        profiles = [s.profile for s in config.slices]  # checked when the scenario was loaded
         self.csv: np.ndarray | None = None
         if config.traffic.masks_csv is not None:
             table = load_masks_csv(config.traffic.masks_csv)
-            missing = [p for p in profiles if p not in table]
-            if missing:
-                raise ConfigError(
-                    f"slices[].profile {missing} not among the columns {sorted(table)} "
-                    f"of traffic.masks_csv"
-                )
             self.csv = np.stack([table[p] for p in profiles], axis=1)
         else:
-            unknown = [p for p in profiles if p not in PROFILES]
-            if unknown:
-                raise ConfigError(
-                    f"slices[].profile {unknown} unknown: allowed {sorted(PROFILES)} "
-                    f"(or give traffic.masks_csv)"
-                )
             self.base = np.stack(
                 [daily_profile(PROFILES[p], self.periods_per_day) for p in profiles], axis=1
             )

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,24 +28,19 @@ from slicesim.io import atomic_write
 __all__ = ["BUILTIN_AGENTS", "Job", "bench", "make_agent", "quick_overrides", "run_job"]
 
 BUILTIN_AGENTS = {
-    "idla": "agents.idla.agent:IDLAAgent",
-    "oracle": "agents.oracle:OracleAgent",
+    "equal": "agents.equal:EqualAgent",
     "traffic": "agents.traffic:TrafficAgent",
-    "td3": "agents.td3:TD3Agent",
+    "idla": "agents.idla.agent:IDLAAgent",
+    "oracle": "agents.idla.oracle:OracleAgent",
+    "td3": "agents.td3.agent:TD3Agent",
+    "td3-paper": "agents.td3.paper:TD3PaperAgent",
 }
 
 
 def quick_overrides(config: ScenarioConfig, scale: float = 0.09) -> dict[str, Any]:
     """A shortened timeline (phases scaled by ``scale``) and a shorter window: about a minute."""
-    phases = [
-        {"name": p.name, "start": round(p.start * scale), "slices": list(p.slices)}
-        for p in config.timeline.phases
-    ]
-    return {
-        "timeline.n_periods": max(2, round(config.timeline.n_periods * scale)),
-        "timeline.phases": phases,
-        "sim.window_s": min(config.sim.window_s, 10.0),
-    }
+    n_periods = max(2, round(config.timeline.n_periods * scale))
+    return {**config.timeline_overrides(n_periods), "sim.window_s": min(config.sim.window_s, 10.0)}
 
 
 def make_agent(spec: str) -> Any:
@@ -93,7 +88,7 @@ def run_job(job: Job) -> dict[str, Any]:
     """Run one job in this process and write its results (the unit of work of every executor)."""
     import torch
 
-    from agents.base import run
+    from agents.runner import run
     from slicesim.envs import make_env
 
     torch.set_num_threads(1)  # jobs run side by side: one thread each avoids oversubscription
@@ -111,9 +106,6 @@ def run_job(job: Job) -> dict[str, Any]:
             json.dump(report.as_dict(), fh, indent=2)
     trajectory.save(folder)  # summary.json last: it marks the run as finished
     return {"agent": trajectory.agent, "seed": job.seed, "seconds": time.perf_counter() - start}
-
-
-Executor = Callable[[Sequence[Job], int], list[dict[str, Any]]]
 
 
 def run_local(jobs: Sequence[Job], workers: int) -> list[dict[str, Any]]:
@@ -199,7 +191,7 @@ def bench(
         result.ran = run_ray(todo, workers, address)
     else:
         result.ran = run_local(todo, workers)
-    from benchmarks.paper_report import write_report
+    from slicesim.experiments.report import write_report
 
     result.report = write_report(out, config, jobs, {"quick": quick, "executor": executor})
     with atomic_write(out / "bench.json") as fh:

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from agents.base import Trajectory
+from agents.runner import Trajectory
 from slicesim.config import ScenarioConfig
 from slicesim.io import atomic_write
+from slicesim.sim import p_satisfied
 from slicesim.sim.traffic import TrafficMasks
 
 __all__ = ["PAPER", "phase_metrics", "recovery_periods", "write_report"]
@@ -77,7 +78,7 @@ def phase_metrics(traj: Trajectory, collect: int, day: int) -> dict[str, dict[st
     """
     qos, active = traj.stacked("qos"), traj.stacked("active")
     mean_r = np.array([q[a].mean() for q, a in zip(qos, active, strict=True)])
-    utility, decision = np.array(traj.utility), np.array(traj.decision_s)
+    utility, decision = traj.utility, traj.series("decision_s")
     out: dict[str, dict[str, Any]] = {}
     for key, periods in slice_sets(traj).items():
         periods = periods[periods >= collect]
@@ -90,7 +91,7 @@ def phase_metrics(traj: Trajectory, collect: int, day: int) -> dict[str, dict[st
         target = 0.98 * float(mean_r[late].mean())
         recovery = recovery_periods(mean_r[periods], target, block)
         out[key] = {
-            "p_qos_1": float(np.mean(r >= 1 - 1e-9)),
+            "p_qos_1": p_satisfied(r),
             "mean_qos": converged,
             "mean_utility": float(utility[periods].mean()),
             "recovery_periods": recovery,
@@ -129,7 +130,7 @@ def fig4_throughput(runs: dict[str, Trajectory], config: ScenarioConfig, path: P
     plt = _plt()
     n = config.n_slices
     fig, axes = plt.subplots(n, 1, figsize=(8, 1.9 * n), sharex=True)
-    need = np.array([s.thr_mbps for s in config.slices])
+    need = config.thr_need_mbps
     for name, traj in runs.items():
         ratio = traj.stacked("thr_mbps") / need
         ratio = np.where(traj.stacked("active") & (traj.stacked("thr_mbps") > 0), ratio, np.nan)
@@ -213,7 +214,6 @@ def write_report(
 ) -> Path:
     """Read the finished runs (first seed of each agent for the figures) and write everything."""
     from agents.base import SlicingSpec
-    from agents.idla.agent import collect_periods_of
 
     done = [job for job in jobs if job.done_file.is_file()]
     runs_by_agent: dict[str, list[Trajectory]] = {}
@@ -223,8 +223,8 @@ def write_report(
     spec = SlicingSpec(
         0, config.n_slices, config.slice_ids, np.zeros(0), np.zeros(0), (), 0, config
     )
-    collect = collect_periods_of(spec)
-    day = max(1, round(86_400 / config.sim.period_s))
+    collect = spec.first_phase_end
+    day = config.sim.periods_per_day
     metrics = {
         name: _mean_over_seeds([phase_metrics(t, collect, day) for t in trajs])
         for name, trajs in runs_by_agent.items()

@@ -1,7 +1,7 @@
 """Offline training of the cell-wise TD3 (``slicesim train td3``): SB3 ``learn()`` on the per-cell
 VecEnv, with checkpoints for ``--resume``, a periodic evaluation and a progress bar.
 
-The result is used in the runner by ``TD3Agent().load(folder)`` (:mod:`agents.td3`).
+The result is used in the runner by ``TD3Agent.load(folder)`` (:mod:`agents.td3`).
 """
 
 from __future__ import annotations
@@ -19,91 +19,28 @@ import yaml
 from stable_baselines3 import TD3
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import Logger
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 from tqdm import tqdm
 
-from agents.base import run
-from agents.td3 import MODEL_FILE, TD3Agent, TD3Config, build_model, save_model, to_shares
+from agents.runner import run
+from agents.td3.agent import CONFIG_FILE, MODEL_FILE, TD3Agent, build_model, save_model
+from agents.td3.config import TD3Config
+from agents.td3.vec_env import ShareVecEnv, cell_vec_env
 from slicesim.config import ConfigError, ScenarioConfig
 from slicesim.io import atomic_write
+from slicesim.sim import cell_reward
 
 __all__ = [
-    "ShareVecEnv",
     "TrainSettings",
-    "cell_vec_env",
-    "compress_timeline",
     "latest_checkpoint",
     "save_checkpoint",
     "train_offline",
 ]
 
 
-class ShareVecEnv(VecEnvWrapper):
-    """A per-cell VecEnv whose actions are actor weights, mapped to shares by :func:`to_shares`.
-
-    The active slices of each cell are read from the observation's ``active`` feature (the
-    slices active in the coming period), so the map needs no info from the wrapped env.
-
-    Args:
-        venv: a :class:`slicesim.envs.CellVecEnv` (or any VecEnv with its spaces).
-        active_index: index of the ``active`` feature on an observation's last axis.
-    """
-
-    def __init__(self, venv: VecEnv, active_index: int = 0) -> None:
-        super().__init__(venv)
-        self.n_slices = int(np.prod(venv.action_space.shape or ()))
-        self.active_index = active_index
-        self.active = np.ones((venv.num_envs, self.n_slices), dtype=bool)
-
-    def _track(self, obs: np.ndarray) -> None:
-        self.active = obs.reshape(self.num_envs, self.n_slices, -1)[:, :, self.active_index] > 0.5
-
-    def reset(self) -> np.ndarray:
-        """Reset the wrapped env and note each cell's active slices."""
-        obs = self.venv.reset()
-        self._track(obs)  # type: ignore[arg-type]
-        return obs  # type: ignore[return-value]
-
-    def step_async(self, actions: np.ndarray) -> None:
-        """Map the weights to shares and pass them on."""
-        self.venv.step_async(to_shares(actions, self.active).astype(np.float32))
-
-    def step_wait(self) -> VecEnvStepReturn:
-        """Step the wrapped env and note each cell's active slices for the next action."""
-        obs, rewards, dones, infos = self.venv.step_wait()
-        self._track(obs)  # type: ignore[arg-type]
-        return obs, rewards, dones, infos
-
-
 # ---------------------------------------------------------------------- offline training
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest.json"
-
-
-def compress_timeline(config: ScenarioConfig, n_periods: int) -> ScenarioConfig:
-    """``config`` with a timeline of ``n_periods`` whose phase starts are scaled to fit.
-
-    Shorter training episodes keep every phase (so the slice change), e.g. ``paper`` at 500
-    periods: phases at 0, 100, 300.
-    """
-    old = config.timeline
-    starts: list[int] = []
-    for phase in old.phases:
-        scaled = round(phase.start * n_periods / old.n_periods)
-        starts.append(scaled if not starts else max(scaled, starts[-1] + 1))
-    phases = [{"name": p.name, "start": s, "slices": list(p.slices)}
-              for p, s in zip(old.phases, starts, strict=True)]  # fmt: skip
-    return config.replace({"timeline.n_periods": n_periods, "timeline.phases": phases})
-
-
-def cell_vec_env(config: ScenarioConfig) -> ShareVecEnv:
-    """The per-cell training env of a scenario (one episode = its timeline)."""
-    from slicesim.envs import CellVecEnv, SlicingEnv
-
-    base = SlicingEnv(config)
-    return ShareVecEnv(CellVecEnv(env=base), base.feature_names.index("active"))
 
 
 def latest_checkpoint(out: str | Path) -> dict[str, Any] | None:
@@ -191,10 +128,9 @@ class _Evaluate(BaseCallback):
 
         agent = TD3Agent(model=self.model)  # type: ignore[arg-type]
         traj = run(SlicingEnv(self.config), agent, progress=False, seed=self.seed)
-        qos, active = traj.stacked("qos"), traj.stacked("active")
-        cell = np.where(active, qos, np.inf).min(axis=2)
+        cell = cell_reward(traj.stacked("qos"), traj.stacked("active"))
         row = {"timesteps": float(self.num_timesteps), "mean_utility": float(np.mean(traj.utility)),
-               "mean_cell_reward": float(np.where(np.isinf(cell), 1.0, cell).mean())}  # fmt: skip
+               "mean_cell_reward": float(cell.mean())}  # fmt: skip
         for key in ("mean_utility", "mean_cell_reward"):
             self.logger.record(f"eval/{key}", row[key])
         self.rows.append(row)
@@ -230,10 +166,8 @@ def _start(s: TrainSettings, venv: ShareVecEnv) -> TD3:
     if latest is not None and not s.resume:
         raise ConfigError(f"{str(s.out)!r} has checkpoints: pass --resume or another --out")
     if latest is None:
-        with atomic_write(s.out / "td3.yaml") as fh:
-            yaml.safe_dump(
-                {**dataclasses.asdict(s.config), "net_arch": list(s.config.net_arch)}, fh
-            )
+        with atomic_write(s.out / CONFIG_FILE) as fh:
+            yaml.safe_dump(s.config.to_dict(), fh)
         return build_model(s.config, venv, s.seed, s.tensorboard)
     folder = s.out / CHECKPOINTS
     model = TD3.load(folder / latest["model"], env=venv, device="cpu",
@@ -256,7 +190,7 @@ def train_offline(s: TrainSettings) -> TD3:
     model = _start(s, cell_vec_env(s.scenario))
     if s.tensorboard is None:
         model.set_logger(Logger(folder=None, output_formats=[]))
-    eval_config = compress_timeline(s.scenario, s.eval_periods)
+    eval_config = s.scenario.compressed(s.eval_periods)
     callbacks = [_Checkpoints(s.out, s.checkpoint_every),
                  _Evaluate(s.out, eval_config, s.eval_every, s.seed + 10_000)]  # fmt: skip
     if s.progress:
