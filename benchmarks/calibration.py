@@ -20,6 +20,7 @@ import numpy as np
 
 import slicesim
 from slicesim.experiments.simulate import POLICIES
+from slicesim.sim import p_satisfied
 
 REFERENCE = {
     "TR 36.873 ph.1 geometry": (-3.1, 4.9, 22.6),
@@ -66,7 +67,7 @@ def satisfaction(seeds: int) -> None:
             r = np.array(rs)
             per_slice = ", ".join(f"{v:.2f}" for v in r.mean(axis=(0, 1)))
             print(
-                f"| {active} | {name} | {np.mean(r >= 1 - 1e-9):.3f} | {r.mean():.3f} | "
+                f"| {active} | {name} | {p_satisfied(r):.3f} | {r.mean():.3f} | "
                 f"{per_slice} | {max(peak):.2f} |"
             )
 

@@ -56,3 +56,19 @@ def test_simulate_reports_bad_input(tmp_path, capsys):
     assert main(["simulate", "--scenario", "small", "--periods", "0", "--out", str(tmp_path)]) == 2
     assert "argument --periods: must be >= 1, got 0" in capsys.readouterr().err
     assert not (tmp_path / "kpis.csv").exists()
+
+
+def test_cli_checks_output_and_flags_before_running(tmp_path, capsys):
+    afile = tmp_path / "a.txt"
+    afile.write_text("x")
+    for command in (["simulate", "--scenario", "small"], ["bench", "--scenario", "small"]):
+        assert main([*command, "--out", str(afile)]) == 2
+        assert f"--out '{afile}' is an existing file: give a folder" in capsys.readouterr().err
+        assert main([*command, "--out", str(afile / "sub")]) == 2  # cannot be created
+        assert "is not a writable folder" in capsys.readouterr().err
+    assert main(["simulate", "--scenario", "small", "--seed", "-1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "argument --seed: must be >= 0, got -1" in err and "Traceback" not in err
+    assert not (tmp_path / "kpis.csv").exists()
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("slicesim 0.")

@@ -168,6 +168,7 @@ class TD3Agent(Agent):
     # ------------------------------------------------------------------ interface
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        self.spec  # noqa: B018  (raises a clear error before reset)
         active = np.asarray(info["active_next"], dtype=bool)
         if self.active_prev is not None and not np.array_equal(active, self.active_prev):
             self.on_slice_change(active)

@@ -62,8 +62,7 @@ class ObservationEncoder:
     def __init__(self, config: ScenarioConfig, n_cells: int, history: int) -> None:
         self.history = history
         self.n_features = _N_FIXED + 2 * history
-        thr = np.array([s.thr_mbps for s in config.slices])
-        delay = np.array([s.delay_ms for s in config.slices])
+        thr, delay = config.thr_need_mbps, config.delay_need_ms
         upc = np.array([s.users_per_cell for s in config.slices])
         self._thr_scale = 1.0 / (RATIO_CLIP * thr)  # then clipped at 1
         self._delay_scale = 1.0 / (RATIO_CLIP * delay)

@@ -1,0 +1,112 @@
+"""The package as a newcomer meets it: layers that only point down, a wheel with two names."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# scenario/config -> sim -> envs -> agents -> experiments/CLI; a module imports its layer or below
+LAYERS = [
+    ("slicesim.io",),
+    ("slicesim.profiles", "slicesim.config"),
+    ("slicesim.sim",),
+    ("slicesim.envs", "slicesim"),  # the facade `slicesim` registers the envs on import
+    ("agents",),
+    ("slicesim.experiments",),
+    ("slicesim.cli",),
+]
+
+
+def layer(module: str) -> int:
+    """Layer of a module: the longest matching prefix wins."""
+    best, depth = -1, -1
+    for index, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > depth:
+                best, depth = index, len(prefix)
+    return best
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Our modules that ``path`` imports anywhere (top level and inside functions)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+            for alias in node.names:  # `from pkg import submodule`
+                sub = ROOT.joinpath(*node.module.split("."), alias.name)
+                if sub.with_suffix(".py").is_file() or (sub / "__init__.py").is_file():
+                    names.append(f"{node.module}.{alias.name}")
+        else:
+            continue
+        out.update(n for n in names if n.split(".")[0] in ("slicesim", "agents"))
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    files = [*ROOT.joinpath("slicesim").rglob("*.py"), *ROOT.joinpath("agents").rglob("*.py")]
+    return {module_name(f): imports(f) for f in files}
+
+
+def test_layers_only_point_down():
+    upward = [
+        f"{mod} (layer {layer(mod)}) imports {dep} (layer {layer(dep)})"
+        for mod, deps in graph().items()
+        for dep in deps
+        if layer(dep) > layer(mod)
+    ]
+    assert upward == []
+    assert all(layer(m) >= 0 for m in graph())  # every module has a layer
+
+
+def test_config_imports_nothing_of_the_simulator():
+    g = graph()
+    assert not any(d.startswith("slicesim.sim") for d in g["slicesim.config"] | g["slicesim.profiles"])
+
+
+def test_no_import_cycle():
+    g = graph()
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(g.get(node, ())):
+            if dep == node or dep not in g:
+                continue
+            if state.get(dep) == 1:
+                pytest.fail(f"import cycle: {' -> '.join([*path, node, dep])}")
+            if dep not in state:
+                visit(dep, [*path, node])
+        state[node] = 2
+
+    for node in sorted(g):
+        if node not in state:
+            visit(node, [])
+
+
+def test_the_wheel_installs_slicesim_and_agents_only(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("slicesim-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert top == {"slicesim", "agents"}
+    assert {"slicesim/scenarios/paper.yaml", "slicesim/scenarios/small.yaml"} <= set(names)
+    assert "slicesim/py.typed" in names and "agents/py.typed" in names
