@@ -75,7 +75,9 @@ def test_layers_only_point_down():
 
 def test_config_imports_nothing_of_the_simulator():
     g = graph()
-    assert not any(d.startswith("slicesim.sim") for d in g["slicesim.config"] | g["slicesim.profiles"])
+    assert not any(
+        d.startswith("slicesim.sim") for d in g["slicesim.config"] | g["slicesim.profiles"]
+    )
 
 
 def test_no_import_cycle():
