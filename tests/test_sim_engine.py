@@ -124,13 +124,44 @@ def test_state_keys_are_plain_data():
     assert not any(isinstance(v, np.random.Generator) for v in state.values())
 
 
-def test_rows_admitted_after_the_last_epoch_count_as_idle():
-    from slicesim.sim.kpi import KpiAccumulator
+def test_replay_is_the_run_on_common_random_numbers():
+    config = slicesim.load_scenario("small", {"sim.window_s": 4.0})
+    net = slicesim.Network(config, seed=3)
+    for _ in range(30):  # into busier hours (slice 3 active from period 24)
+        net.run_period(shares(net.n_cells, [0.25, 0.25, 0.25, 0.25]))
+    state = net.get_state()
+    rows = ([0.3, 0.2, 0.3, 0.2], [0.1, 0.2, 0.6, 0.1])
+    xs = np.stack([shares(net.n_cells, row) for row in rows])
+    replay = net.replay(xs)
+    assert net.get_state()["period"] == state["period"] == 30
+    assert data_equal(net.get_state(), state)  # nothing moved
+    report = net.run_period(xs[1])
+    np.testing.assert_array_equal(
+        replay.qos[0, 1], report.qos(net.thr_need_mbps, net.delay_need_ms)
+    )
+    np.testing.assert_array_equal(replay.kpis["users"][0, 0], report.users)  # same users
+    assert not np.array_equal(replay.qos[0, 0], replay.qos[0, 1])  # the shares matter
+    other = {**state, "rng": np.random.default_rng(9).bit_generator.state}
+    both = net.replay(xs[:1], states=[state, other])
+    np.testing.assert_array_equal(both.qos[0, 0], replay.qos[0, 0])
+    assert not np.array_equal(both.kpis["users"][1, 0], both.kpis["users"][0, 0])  # other users
 
-    acc = KpiAccumulator(n_cells=2, n_slices=2, epoch_s=1.0)
-    ones = np.ones(3)
-    acc.add(3, ones > 0, ones, ones, ones, ones, ones, np.ones(4))
-    group = np.r_[[0, 1, 3], np.zeros(400, dtype=int)]  # 400 late arrivals, never scheduled
-    rep = acc.report(group, window_s=1.0, n_prb=10, period=0, phase="H0", x=np.zeros((2, 2)),
-                     active=np.ones((2, 2), bool), mask=np.ones(2))  # fmt: skip
-    np.testing.assert_array_equal(rep.users, [[1, 1], [0, 1]])
+
+def test_frozen_loads_make_slices_independent():
+    net = slicesim.Network(slicesim.load_scenario("small", {"sim.window_s": 4.0}), seed=1)
+    net.period = 40
+    x = shares(net.n_cells, [0.4, 0.3, 0.0, 0.3])
+    loads = net.replay(x[None]).cell_util[:, 0]
+    y = x.copy()
+    y[:, 1] = 0.9  # overbooked rows are allowed in a what-if
+    frozen = net.replay(np.stack([x, y]), frozen_util=loads)
+    np.testing.assert_array_equal(frozen.qos[0, 0][:, [0, 3]], frozen.qos[0, 1][:, [0, 3]])
+    assert (frozen.qos[0, 1][:, 1] >= frozen.qos[0, 0][:, 1]).all()
+    with pytest.raises(ValueError, match="replay states must all be of the same period"):
+        net.replay(x[None], states=[net.get_state(), {**net.get_state(), "period": 3}])
+
+
+def data_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(
+        np.array_equal(a[k], b[k]) if isinstance(a[k], np.ndarray) else a[k] == b[k] for k in a
+    )

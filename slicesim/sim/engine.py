@@ -1,88 +1,31 @@
-"""The SimPy engine: one control period = one SimPy run over a stationary traffic window.
+"""The network: its static world (layout, drops, weights, masks) and one control period at a time.
 
-Each period the network draws a fresh user population from its stationary distribution (15 min of
-network time separate two periods, far longer than a session), then SimPy orders the events of the
-window: session arrivals per slice (Poisson, scaled by the slice's mask and the cells' spatial
-weights), departures, and the scheduling epochs at which numpy updates, vectorised over all users,
-the load-coupled SINR, the per-slice PRB budgets, proportional-fair time shares, buffers and the KPI
-sums. Between periods the state is plain data (see :meth:`Network.get_state`).
+A period is one SimPy run over a stationary traffic window (:mod:`slicesim.sim.window`). Between
+periods the state is plain data (:meth:`Network.get_state`): the period, the generator and the
+cells' loads (the warm start of the first epoch's interference). :meth:`Network.replay` runs what-if
+copies of the coming period on common random numbers, for the simulator oracles.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import simpy
 
 from slicesim.config import ScenarioConfig
 from slicesim.sim.channel import coupling_gains
-from slicesim.sim.kpi import KpiAccumulator, PeriodReport
+from slicesim.sim.kpi import PeriodReport, qos
 from slicesim.sim.layout import make_layout
 from slicesim.sim.link import LINK_MODELS
-from slicesim.sim.scheduler import check_shares, prb_budgets, processor_share
+from slicesim.sim.scheduler import check_shares
 from slicesim.sim.traffic import PoissonTable, TrafficMasks, cell_weights
+from slicesim.sim.window import simulate_window
 
-__all__ = ["Network"]
-
-
-class _Users:
-    """The users of one period's window as flat arrays (one row per session, never reused).
-
-    Rows are filled ahead of need with drops from the network's pool (coupling gains, serving
-    cell); an arrival only writes its slice and session times into the next row.
-    """
-
-    def __init__(self, net: Network, rng: np.random.Generator, expected: int) -> None:
-        self.net, self.rng = net, rng
-        self.n = 0
-        self.gain = np.empty((0, net.n_cells))
-        self.own = np.empty(0)
-        self.cell = np.empty(0, dtype=np.intp)
-        self.group = np.empty(0, dtype=np.intp)
-        self.slice = np.empty(0, dtype=np.intp)
-        self.start = np.empty(0)
-        self.end = np.empty(0)
-        self.backlog = np.empty(0)
-        self._grow(expected + 4 * math.isqrt(expected) + 16)
-
-    def _grow(self, count: int) -> None:
-        gain, own, cell = self.net._sample_drops(count, self.rng)
-        self.gain = np.concatenate([self.gain, gain])
-        self.own = np.concatenate([self.own, own])
-        self.cell = np.concatenate([self.cell, cell])
-        self.group = np.concatenate([self.group, cell * self.net.n_slices])
-        self.slice = np.concatenate([self.slice, np.zeros(count, dtype=np.intp)])
-        self.start = np.concatenate([self.start, np.full(count, np.inf)])
-        self.end = np.concatenate([self.end, np.full(count, -np.inf)])
-        self.backlog = np.concatenate([self.backlog, np.zeros(count)])
-
-    def add(self, slice_idx: int, start: float, duration: np.ndarray) -> None:
-        """Admit users of ``slice_idx`` (blocked where their slice is inactive in their cell)."""
-        k = len(duration)
-        if self.n + k > len(self.cell):
-            self._grow(max(16, self.n // 2, k))
-        rows = slice(self.n, self.n + k)
-        self.n += k
-        admitted = self.net._active_now[self.cell[rows], slice_idx]
-        self.slice[rows] = slice_idx
-        self.group[rows] += slice_idx
-        self.start[rows] = np.where(admitted, start, np.inf)
-        self.end[rows] = np.where(admitted, start + duration, -np.inf)
-
-    def add_one(self, slice_idx: int, start: float, duration: float) -> None:
-        """:meth:`add` for a single arrival, in plain Python (cheaper than numpy for one row)."""
-        if self.n == len(self.cell):
-            self._grow(max(16, self.n // 2))
-        i = self.n
-        self.n += 1
-        cell = self.cell[i]
-        self.slice[i] = slice_idx
-        self.group[i] += slice_idx
-        if self.net._active_now[cell, slice_idx]:
-            self.start[i], self.end[i] = start, start + duration
+__all__ = ["Network", "Replay"]
 
 
 class Network:
@@ -117,6 +60,8 @@ class Network:
         self._session_s = np.array([s.session_s for s in sl])
         self._offered_bps = np.array([s.offered_mbps for s in sl]) * 1e6
         self._burst_bits = np.array([s.burst_kbit for s in sl]) * 1e3
+        self._bursts = PoissonTable(self._offered_bps * config.sim.epoch_s / self._burst_bits)
+        """Bursts per user and epoch, by slice (the table is the same every period)."""
         static = np.random.default_rng([self.seed, 0x73746174])  # "stat": the fixed world
         self.cell_weights = cell_weights(self.n_cells, config.traffic.cell_weight_sigma, static)
         self._drop_cdf = np.cumsum(self.cell_weights / self.cell_weights.sum())
@@ -242,79 +187,102 @@ class Network:
         """
         self._active_now = self.active_mask()
         x, _ = check_shares(x, self._active_now, self.config.slice_ids)
-        sim = self.config.sim
-        mask = self.masks(self.period)
-        rate = self._users_per_cell * mask * self.n_cells / self._session_s  # sessions/s
-        n0 = self._rng.poisson(self._users_per_cell * mask * self.n_cells)
-        users = _Users(self, self._rng, int(n0.sum() + np.ceil(rate.sum() * sim.window_s)))
-        for s in np.flatnonzero(n0):  # stationary population with memoryless residual sessions
-            users.add(int(s), 0.0, self._rng.exponential(self._session_s[s], size=n0[s]))
-        acc = KpiAccumulator(self.n_cells, self.n_slices, sim.epoch_s)
-        env = simpy.Environment()
-        for s in np.flatnonzero(rate * self._active_now.any(axis=0) > 0):
-            env.process(self._arrivals(env, users, int(s), float(rate[s])))
-        env.process(self._scheduler(env, users, prb_budgets(x, self.n_prb), acc))
-        env.run(until=sim.window_s)
-        report = acc.report(
-            users.group[: users.n],
-            sim.window_s,
-            self.n_prb,
+        window = simulate_window(self, x[None], [self._rng], self._cell_util[None])
+        self._cell_util = window.util_end[0, 0].copy()  # next period's warm start
+        kpis = window.sums.kpis(self.config.sim.window_s, self.n_prb)
+        report = PeriodReport(
             period=self.period,
             phase=self.config.phase_at(self.period).name,
             x=x,
             active=self._active_now.copy(),
-            mask=mask,
+            mask=self.masks(self.period),
+            cell_util=kpis["prb_util"][0, 0].sum(axis=1),
+            **{k: v[0, 0] for k, v in kpis.items()},
         )
         self.period += 1
         return report
 
-    def _arrivals(self, env: simpy.Environment, users: _Users, s: int, rate: float) -> Any:
-        """SimPy process: Poisson session arrivals of slice ``s``, each with its session time."""
-        while True:
-            gaps = self._rng.exponential(1.0 / rate, size=16).tolist()  # chunks: cheaper
-            sessions = self._rng.exponential(self._session_s[s], size=16).tolist()
-            for gap, session in zip(gaps, sessions, strict=True):
-                yield env.timeout(gap)
-                users.add_one(s, env.now, session)
+    def replay(
+        self,
+        xs: np.ndarray,
+        states: Sequence[dict[str, Any]] | None = None,
+        frozen_util: np.ndarray | None = None,
+    ) -> Replay:
+        """Simulate the coming period under each allocation of ``xs`` on common random numbers.
 
-    def _scheduler(
-        self, env: simpy.Environment, users: _Users, budget: np.ndarray, acc: KpiAccumulator
-    ) -> Any:
-        """SimPy process: a scheduling epoch every ``epoch_s``, vectorised over all users.
+        A period's random draws (users, sessions, bursts) do not depend on the shares, so every
+        copy sees the same traffic. Several ``states`` (e.g. the same period with other
+        generators: other users of the same traffic level) are simulated in the same pass. The
+        network is left exactly as it was. This is the simulator oracles' tool
+        (``agents.sim_oracle``); controllers never see it.
 
-        Per epoch: load-coupled SINR -> CQI -> rate per PRB; bursts arrive; each slice's
-        PRB budget is time-shared among its users (``scheduler.processor_share``); buffers,
-        PRB use and the KPI sums are updated. Cell loads feed the next epoch's interference.
+        Args:
+            xs: shares ``(L, n_cells, n_slices)`` in [0, 1]. Rows may sum above 1 (each slice's
+                budget is then its own share of the PRBs): a what-if of the oracles, never
+                reachable through the env.
+            states: :meth:`get_state` results of one period (default: the current state).
+            frozen_util: cell loads ``(K, n_epochs, n_cells)``, one per state, used for every
+                epoch's interference instead of the copies' own loads: a slice's KPIs then
+                depend on its own share only (what the oracles' level sweeps need).
+
+        Returns:
+            KPIs and QoS per state and copy (arrays ``(K, L, n_cells, n_slices)``) and each
+            copy's cell loads per epoch.
+
+        Raises:
+            ValueError: a wrong shape, shares outside [0, 1], states of different periods.
         """
-        dt = self.config.sim.epoch_s
-        n_groups = self.n_cells * self.n_slices
-        budget = budget.ravel()
-        cap_s = self.config.sim.buffer_s
-        bursts = PoissonTable(self._offered_bps * dt / self._burst_bits)  # bursts per epoch
-        while True:
-            # Every admitted row is computed (rows outside their session get no data): cheaper
-            # than gathering the present ones, and the accumulators need no scatter.
-            n = users.n
-            present = (users.start[:n] <= env.now) & (users.end[:n] > env.now)
-            cell, sl, group, own = users.cell[:n], users.slice[:n], users.group[:n], users.own[:n]
-            util = self._cell_util
-            interference = users.gain[:n] @ util - own * util[cell]
-            cqi, prb_bps = self.link.rates(own / (self._noise_mw + interference))
-            # bit/s with the whole slice; the 1 bit/s floor keeps zero budgets finite
-            full_rate = np.maximum(budget[group] * prb_bps, 1.0)
-            burst = self._burst_bits[sl]
-            arrived = burst * bursts.draw(sl, self._rng) * present
-            backlog = users.backlog[:n] * present
-            need = backlog + arrived
-            work = need / (full_rate * dt)  # share of the slice's epoch the user needs
-            phi, load = processor_share(group, work, n_groups)
-            rate = phi * full_rate  # > 0 wherever need > 0 (water-filling levels are > 0)
-            # throughput while backlogged (scheduler.py); the floor keeps idle users at 0 / x
-            thr = full_rate * np.maximum(np.maximum(1.0 - load[group], phi), 1e-9)
-            delay = np.minimum(backlog / np.maximum(rate, 1e-9) + burst / thr, cap_s)
-            served = rate * dt
-            users.backlog[:n] = np.minimum(need - served, self._offered_bps[sl] * cap_s)
-            used = np.bincount(group, weights=phi, minlength=n_groups) * budget
-            self._cell_util = used.reshape(self.n_cells, self.n_slices).sum(axis=1) / self.n_prb
-            acc.add(n, present, served, rate / thr * dt, arrived, delay * arrived, cqi, used * dt)
-            yield env.timeout(dt)
+        xs = np.asarray(xs, dtype=float)
+        shape = (self.n_cells, self.n_slices)
+        if xs.ndim != 3 or xs.shape[1:] != shape:
+            raise ValueError(f"xs has shape {xs.shape}, expected (L, *{shape})")
+        if not np.all((xs >= 0) & (xs <= 1)):
+            raise ValueError("xs must lie in [0, 1]")
+        saved = self.get_state()
+        states = [saved] if states is None else list(states)
+        if len({int(st["period"]) for st in states}) != 1:
+            raise ValueError("replay states must all be of the same period")
+        try:
+            self.set_state(states[0])
+            self._active_now = active = self.active_mask()
+            xs = np.where(active, xs, 0.0)
+            rngs = [np.random.default_rng() for _ in states]
+            for rng, st in zip(rngs, states, strict=True):
+                rng.bit_generator.state = copy.deepcopy(st["rng"])
+            warm = np.stack([np.asarray(st["cell_util"], dtype=float) for st in states])
+            frozen = None if frozen_util is None else np.asarray(frozen_util, dtype=float)
+            window = simulate_window(self, xs, rngs, warm, frozen)
+        finally:
+            self.set_state(saved)
+            self._active_now = self.active_mask()
+        kpis = window.sums.kpis(self.config.sim.window_s, self.n_prb)
+        r = qos(kpis["thr_mbps"], kpis["delay_ms"], self.thr_need_mbps, self.delay_need_ms,
+                kpis["served"])  # fmt: skip
+        return Replay(x=xs, active=active, qos=np.where(active, r, 1.0), kpis=kpis,
+                      cell_util=window.cell_util)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What :meth:`Network.replay` found, per state k and copy l: arrays (K, L, n_cells,
+    n_slices).
+
+    Attributes:
+        x: the shares replayed (zero where inactive), (L, n_cells, n_slices).
+        active: the period's active (cell, slice) pairs, (n_cells, n_slices).
+        qos: r (1 where inactive or unserved).
+        kpis: ``thr_mbps``, ``delay_ms``, ``prb_util``, ``users``, ``cqi``, ``demand_mbps``,
+            ``served``.
+        cell_util: the loads behind each epoch's interference, (K, L, n_epochs, n_cells).
+    """
+
+    x: np.ndarray
+    active: np.ndarray
+    qos: np.ndarray
+    kpis: dict[str, np.ndarray]
+    cell_util: np.ndarray
+
+    @property
+    def utility(self) -> np.ndarray:
+        """U = sum of log(1 + r) over the active pairs, per state and copy, shape (K, L)."""
+        return np.where(self.active, np.log1p(self.qos), 0.0).sum(axis=(2, 3))

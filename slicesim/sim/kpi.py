@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 __all__ = [
     "R_TOL",
-    "KpiAccumulator",
+    "GroupSums",
     "PeriodReport",
     "cell_reward",
     "p_satisfied",
@@ -120,65 +119,38 @@ class PeriodReport:
         return {n: getattr(self, n) for n in names}
 
 
-class KpiAccumulator:
-    """Sums over the scheduling epochs of a period: per user row, grouped at the end."""
+class GroupSums:
+    """KPI sums of one window per (draw, copy, cell, slice) group.
 
-    ROWS = ("bits", "busy_s", "arrived_bits", "delay_bits_s", "cqi_s", "user_s")
+    Every KPI of a period is a ratio of sums over its users and epochs (volume over active time,
+    delay weighted by the bits, ...).
 
-    def __init__(self, n_cells: int, n_slices: int, epoch_s: float) -> None:
-        self.n_cells, self.n_slices, self.epoch_s = n_cells, n_slices, epoch_s
-        self.rows = {name: np.zeros(256) for name in self.ROWS}
-        self.prb_s = np.zeros(n_cells * n_slices)
+    Args:
+        sums: ``bits``, ``busy_s``, ``arrived_bits``, ``delay_bits_s``, ``cqi_s``, ``user_s``,
+            each (draws, copies, n_cells * n_slices).
+        prb_s: PRB-seconds used, same shape.
+        n_cells: to split the groups into (cell, slice).
+    """
 
-    def add(
-        self,
-        n: int,
-        present: np.ndarray,
-        bits: np.ndarray,
-        busy_s: np.ndarray,
-        arrived_bits: np.ndarray,
-        delay_bits_s: np.ndarray,
-        cqi: np.ndarray,
-        prb_s: np.ndarray,
-    ) -> None:
-        """Add one epoch: values of user rows [0, n) and PRB-seconds per group."""
-        if n > len(self.rows["bits"]):
-            for name, old in self.rows.items():
-                self.rows[name] = np.concatenate([old, np.zeros(n + len(old))])
-        r = {name: v[:n] for name, v in self.rows.items()}
-        r["bits"] += bits
-        r["busy_s"] += busy_s
-        r["arrived_bits"] += arrived_bits
-        r["delay_bits_s"] += delay_bits_s
-        on = present * self.epoch_s
-        r["cqi_s"] += cqi * on
-        r["user_s"] += on
-        self.prb_s += prb_s
+    def __init__(self, sums: dict[str, np.ndarray], prb_s: np.ndarray, n_cells: int) -> None:
+        draws, copies, n_groups = prb_s.shape
+        self.shape = (draws, copies, n_cells, n_groups // n_cells)
+        self.sums, self.prb_s = sums, prb_s
 
-    def report(self, group: np.ndarray, window_s: float, n_prb: int, **fixed: Any) -> PeriodReport:
-        """Turn the sums into the period's KPIs; ``group`` is the group of every user row."""
-        shape = (self.n_cells, self.n_slices)
-        n = min(len(group), len(self.rows["bits"]))  # rows that arrived after the last epoch: 0
-        s = {
-            name: np.bincount(group[:n], weights=v[:n], minlength=shape[0] * shape[1]).reshape(
-                shape
-            )
-            for name, v in self.rows.items()
-        }
+    def kpis(self, window_s: float, n_prb: int) -> dict[str, np.ndarray]:
+        """The KPIs of every group, each of shape (draws, copies, n_cells, n_slices)."""
+        s = {name: v.reshape(self.shape) for name, v in self.sums.items()}
         served = s["busy_s"] > 0
         has_users = s["user_s"] > 0
         arrived = s["arrived_bits"] > 0
-        prb_util = self.prb_s.reshape(shape) / (window_s * n_prb)
-        return PeriodReport(
-            thr_mbps=np.where(served, s["bits"] / np.where(served, s["busy_s"], 1.0) / 1e6, 0.0),
-            delay_ms=np.where(
+        return {
+            "thr_mbps": np.where(served, s["bits"] / np.where(served, s["busy_s"], 1.0) / 1e6, 0.0),
+            "delay_ms": np.where(
                 arrived, s["delay_bits_s"] / np.where(arrived, s["arrived_bits"], 1.0) * 1e3, 0.0
             ),
-            prb_util=prb_util,
-            users=s["user_s"] / window_s,
-            cqi=np.where(has_users, s["cqi_s"] / np.where(has_users, s["user_s"], 1.0), 0.0),
-            demand_mbps=s["arrived_bits"] / window_s / 1e6,
-            served=served,
-            cell_util=prb_util.sum(axis=1),
-            **fixed,
-        )
+            "prb_util": self.prb_s.reshape(self.shape) / (window_s * n_prb),
+            "users": s["user_s"] / window_s,
+            "cqi": np.where(has_users, s["cqi_s"] / np.where(has_users, s["user_s"], 1.0), 0.0),
+            "demand_mbps": s["arrived_bits"] / window_s / 1e6,
+            "served": served,
+        }

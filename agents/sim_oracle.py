@@ -1,0 +1,200 @@
+"""Simulator oracles: yardsticks that choose each period's shares by replaying the simulator.
+
+They are not controllers. A controller sees only the operator's O&M KPIs; these see the simulator
+itself (the documented exception of DESIGN section 1), through the runner's
+``bind_simulator(env)`` hook, and never change the live network: every replay runs on a replica
+built from the same scenario and seed (:meth:`slicesim.Network.replay`).
+
+* ``sim-oracle`` (the stochastic oracle, the default yardstick): maximises the mean utility over
+  ``draws`` = K other independent draws of the same period (same traffic level and cell loads,
+  other users and bursts), then is applied to the real draw like any agent. It knows the traffic
+  statistics perfectly but not the draw: the best an O&M controller could hope for.
+* ``sim-oracle-hindsight``: optimises on the very draw it is scored on. It is clairvoyant and an
+  upper bound only: shares tuned to one draw do worse than equal shares on a fresh draw.
+
+Method (per period; every replay covers all draws in one pass): replay the current shares to learn
+each epoch's cell loads; with the loads frozen, a slice's KPIs depend only on its own share, so one
+batched replay evaluates every active (cell, slice) at every share level ``l * step``; per cell, an
+exact search over the levels (:func:`agents.grid.best_levels`: whole cell used, each active slice
+at least one step, ties to the point nearest equal shares) picks the shares that maximise the mean
+over draws of sum log(1 + r). The choice is replayed with its own loads (level sweeps under
+another allocation's loads misjudge interference) and ``rounds`` repeats the sweep from there.
+Every candidate - the start (last period's choice), equal shares, each round's choice - is
+scored by a full replay on every draw, and the best one is played: on its draws the oracle is
+never below equal shares.
+
+``every = k`` evaluates only every k-th period (equal shares in the others); the benchmark then
+scores every agent on those periods only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.base import Agent, SlicingSpec
+from agents.grid import best_levels, grid_units
+from slicesim.envs import SlicingEnv
+from slicesim.sim import Network, equal_split
+
+__all__ = ["SimOracleAgent", "SimOracleHindsightAgent", "oracle_periods"]
+
+
+def oracle_periods(every: int, n_periods: int) -> np.ndarray:
+    """The periods an oracle with ``every = k`` evaluates: 0, k, 2k, ..."""
+    return np.arange(0, n_periods, every)
+
+
+class SimOracleAgent(Agent):
+    """The stochastic simulator oracle (module docstring): a yardstick, not a controller.
+
+    Args:
+        draws: K, independent draws of each period the shares are optimised on (>= 1).
+        every: evaluate every k-th period only (>= 1); equal shares in the others.
+        step: share grid (1 / step levels per cell).
+        rounds: sweeps per period, each from the loads of the previous round's shares (>= 1).
+        hindsight: optimise on the scored draw itself (then ``draws`` is ignored).
+        seed: seeds the K draws (with the network's seed and the period).
+
+    Raises:
+        ValueError: ``draws`` or ``rounds`` below 1, ``every`` below 1, a bad ``step``.
+    """
+
+    name = "sim-oracle"
+
+    def __init__(
+        self,
+        draws: int = 6,
+        every: int = 1,
+        step: float = 0.05,
+        rounds: int = 2,
+        hindsight: bool = False,
+        seed: int = 0,
+    ) -> None:
+        for label, value in (("draws", draws), ("every", every), ("rounds", rounds)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"sim-oracle {label} = {value!r} is out of range: allowed >= 1")
+        self.n_units = grid_units(step)
+        self.draws, self.every, self.rounds = draws, every, rounds
+        self.hindsight, self.seed = hindsight, seed
+        self.env: SlicingEnv | None = None
+        self._replica: Network | None = None
+        self.predicted: list[float] = []
+        """Predicted mean utility of each evaluated period's choice (over its draws)."""
+
+    def bind_simulator(self, env: SlicingEnv) -> None:
+        """The runner's hook: the env whose simulator is replayed (never stepped here)."""
+        self.env = env
+
+    def reset(self, spec: SlicingSpec, seed: int | None = None) -> None:
+        super().reset(spec, seed)
+        self._x_prev: np.ndarray | None = None
+        self.predicted = []
+
+    def stats(self) -> dict[str, Any]:
+        return {"draws": 1 if self.hindsight else self.draws, "every": self.every,
+                "rounds": self.rounds, "hindsight": self.hindsight}  # fmt: skip
+
+    # ------------------------------------------------------------------ interface
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        active = np.asarray(info["active_next"], dtype=bool)
+        net = self._network()
+        if net.period % self.every:
+            return equal_split(active)
+        state = net.get_state()
+        replica = self._replica_of(net)
+        x, predicted = self.optimise(replica, self.draw_states(state, net.seed), active)
+        self._x_prev = x
+        self.predicted.append(predicted)
+        return x
+
+    # ------------------------------------------------------------------ the search
+
+    def draw_states(self, state: dict[str, Any], net_seed: int) -> list[dict[str, Any]]:
+        """The states to optimise on: the real one (hindsight) or K others of the same period."""
+        if self.hindsight:
+            return [state]
+        out = []
+        for k in range(self.draws):
+            rng = np.random.default_rng([self.seed, net_seed, int(state["period"]), k, 0x6F72])
+            out.append({**state, "rng": rng.bit_generator.state})
+        return out
+
+    def optimise(
+        self, net: Network, states: list[dict[str, Any]], active: np.ndarray
+    ) -> tuple[np.ndarray, float]:
+        """Shares maximising the mean utility over ``states``, and that mean utility.
+
+        Every candidate (the start point, equal shares, each round's choice) is replayed with its
+        own loads on every state; the best replayed candidate wins, so the result is never
+        worse on ``states`` than equal shares.
+        """
+        equal = np.round(equal_split(active) * self.n_units) / self.n_units
+        x = self._start(active)
+        levels = self._levels(active)
+        sweep = np.broadcast_to(levels[:, None, None] / self.n_units,
+                                (len(levels), net.n_cells, net.n_slices))  # fmt: skip
+        unused = np.setdiff1d(np.arange(self.n_units + 1), levels)
+        first = net.replay(np.stack([x, equal]), states=states)
+        scores = first.utility.mean(axis=0)
+        best_x, best_u = (x, scores[0]) if scores[0] >= scores[1] else (equal, scores[1])
+        loads = first.cell_util[:, 0]
+        seen = [x, equal]
+        for _ in range(self.rounds):
+            swept = net.replay(sweep, states=states, frozen_util=loads)
+            table = np.log1p(swept.qos).mean(axis=0).transpose(1, 2, 0)  # (cells, slices, levels)
+            full = np.zeros((net.n_cells, net.n_slices, self.n_units + 1))
+            full[..., levels] = table
+            full[..., unused] = -np.inf
+            chosen = best_levels(torch.from_numpy(full), torch.from_numpy(active)).numpy()
+            x = chosen / self.n_units
+            if any(np.array_equal(x, old) for old in seen):
+                break
+            seen.append(x)
+            replayed = net.replay(x[None], states=states)
+            u = float(replayed.utility.mean())
+            if u > best_u:
+                best_x, best_u = x, u
+            loads = replayed.cell_util[:, 0]
+        return best_x, float(best_u)
+
+    def _levels(self, active: np.ndarray) -> np.ndarray:
+        """Share levels worth a replay: at least one step, at most what leaves the others one."""
+        most = self.n_units - max(int(active.sum(axis=1).max()) - 1, 0)
+        return np.arange(1, max(most, 1) + 1)
+
+    def _start(self, active: np.ndarray) -> np.ndarray:
+        """Last evaluated period's shares if the slice set is the same; else equal shares."""
+        if self._x_prev is not None and np.array_equal(self._x_prev > 0, active):
+            return self._x_prev
+        return np.round(equal_split(active) * self.n_units) / self.n_units
+
+    def _network(self) -> Network:
+        if self.env is None or self.env.net is None:
+            raise RuntimeError(
+                f"{self.name} replays the simulator: run it with agents.run, which binds the env "
+                "(bind_simulator), after the env's reset"
+            )
+        return self.env.net
+
+    def _replica_of(self, net: Network) -> Network:
+        """A network with the same static world as ``net`` (config and seed), for replays."""
+        if (
+            self._replica is None
+            or self._replica.seed != net.seed
+            or (self._replica.config is not net.config)
+        ):
+            self._replica = Network(net.config, seed=net.seed)
+        return self._replica
+
+
+class SimOracleHindsightAgent(SimOracleAgent):
+    """The clairvoyant simulator oracle: optimises on the draw it is scored on (an upper bound)."""
+
+    name = "sim-oracle-hindsight"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(hindsight=True, **kwargs)
