@@ -64,12 +64,8 @@ class SlicingSpec:
 
     @property
     def first_phase_end(self) -> int:
-        """Start of the timeline's second phase (H1 of ``paper``): where learners stop exploring.
-
-        A one-phase timeline gives a fifth of its length.
-        """
-        phases = self.config.timeline.phases
-        return phases[1].start if len(phases) > 1 else max(1, self.config.timeline.n_periods // 5)
+        """Where learners stop exploring (:attr:`TimelineConfig.first_phase_end`: H1's start)."""
+        return self.config.timeline.first_phase_end
 
 
 @runtime_checkable

@@ -57,28 +57,44 @@ def _bench(args: argparse.Namespace) -> int:
     check_output_dir(args.out)
     agents = [a for a in args.agents.split(",") if a] + list(args.agent or [])
     result = bench(args.scenario, agents, args.seeds, args.out, quick=args.quick,
-                   executor=args.executor, address=args.address, workers=args.workers)  # fmt: skip
+                   executor=args.executor, address=args.address, workers=args.workers,
+                   oracle_draws=args.oracle_draws, oracle_every=args.oracle_every,
+                   csv=args.csv, progress=not args.quiet)  # fmt: skip
     print(f"ran {len(result.ran)} runs, kept {len(result.skipped)} finished ones")
-    if result.report is not None:
+    if result.report is not None and not args.quiet:
         print(result.report.read_text())
     return 0
 
 
 def _add_bench(sub: Any) -> None:
+    from slicesim.experiments.bench import BUILTIN_AGENTS, DEFAULT_AGENTS
+
     p = sub.add_parser("bench", help="run agents on the scenario timeline; figures and report")
     p.add_argument("--scenario", default="paper")
-    p.add_argument("--agents", default="equal,traffic,idla,td3,oracle",
-                   help="comma-separated built-in agents (equal, traffic, idla, oracle, td3, "
-                   "td3-paper)")  # fmt: skip
+    names = ", ".join(BUILTIN_AGENTS)
+    p.add_argument("--agents", default=DEFAULT_AGENTS,
+                   help=f"comma-separated built-in agents ({names})")  # fmt: skip
     p.add_argument("--agent", action="append", metavar="package.module:Class",
                    help="a user agent class (no-arg constructor); may be repeated")  # fmt: skip
-    p.add_argument("--seeds", type=_pos_int, default=1)
+    p.add_argument("--seeds", type=_pos_int, default=1, help="seeds 0..N-1 (same traffic per seed)")
     p.add_argument("--out", required=True)
-    p.add_argument("--quick", action="store_true", help="a shortened timeline (about a minute)")
+    p.add_argument("--quick", action="store_true",
+                   help="timelines compressed to 450 periods, 10 s windows")  # fmt: skip
+    p.add_argument("--oracle-draws", type=int, default=6, metavar="K",
+                   help="sim-oracle: draws of each period it optimises over (>= 1)")  # fmt: skip
+    p.add_argument(
+        "--oracle-every",
+        type=int,
+        default=1,
+        metavar="k",
+        help="sim oracles evaluate every k-th period; all agents are scored there",
+    )
+    p.add_argument("--csv", action="store_true", help="also write each run's trajectory.csv")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
     p.add_argument("--workers", type=_pos_int, default=2,
                    help="parallel runs (local pool / Ray CPUs)")  # fmt: skip
+    p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_bench)
 
 

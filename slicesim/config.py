@@ -261,6 +261,14 @@ class TimelineConfig(_Validated):
     n_periods: int = _num(1, 10**9, 96)
     phases: tuple[PhaseConfig, ...] = field(default_factory=lambda: (PhaseConfig(),))
 
+    @property
+    def first_phase_end(self) -> int:
+        """Start of the second phase (H1 of ``paper``): where learners stop collecting.
+
+        A one-phase timeline gives a fifth of its length.
+        """
+        return self.phases[1].start if len(self.phases) > 1 else max(1, self.n_periods // 5)
+
     def _check(self) -> None:
         if not self.phases or self.phases[0].start != 0:
             raise ConfigError("phases must start with a phase at start = 0")

@@ -78,7 +78,7 @@ def test_augmentation_rules():
 
 @pytest.fixture(scope="module")
 def collected(tmp_path_factory):
-    """Samples of 60 busy periods (mask 1) of random allocations on ``small``; slice 3 joins at 24."""
+    """Samples of 60 busy periods (mask 1) of random allocations on ``small``; slice 3 joins at 32."""
     masks = write_masks(tmp_path_factory.mktemp("masks") / "masks.csv", 1.0)
     config = {"sim.window_s": 5.0, "timeline.n_periods": 60, "traffic.masks_csv": str(masks)}
     env = make_env("small", config)
@@ -96,7 +96,7 @@ def collected(tmp_path_factory):
 
 def test_a_short_training_beats_the_constant_predictor(collected):
     inputs, targets, achieved = collected.arrays()
-    assert inputs.shape == (24 * 3 * 3 + 36 * 3 * 4, 13) and np.all((targets >= 0) & (targets <= 1))
+    assert inputs.shape == (32 * 3 * 3 + 28 * 3 * 4, 13) and np.all((targets >= 0) & (targets <= 1))
     x, y = augment(inputs, targets, achieved, np.random.default_rng(0))
     _, report = fit(x, y, TrainConfig(epochs=60, batch_size=128))
     assert report.test_mae < 0.6 * report.constant_mae, report.as_dict()

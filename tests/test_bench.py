@@ -1,19 +1,24 @@
-"""The paper benchmark end to end on a short timeline: files, report table, user agents, resume."""
+"""The benchmark end to end on a short timeline: files, yardsticks, seeds, user agents, resume."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
+from agents import TD3Agent, run
 from slicesim.cli import main
+from slicesim.envs import make_env
 from slicesim.experiments.bench import bench, make_agent
+from slicesim.experiments.stats import estimate, gap_closed, paired
 
-SHORT = {"sim.window_s": 3.0, "timeline.n_periods": 36,
+SHORT = {"sim.window_s": 3.0, "timeline.n_periods": 30,
          "timeline.phases": [{"name": "H0", "start": 0, "slices": [1, 2, 4]},
-                             {"name": "H1", "start": 14, "slices": [1, 2, 4]},
-                             {"name": "H2", "start": 26, "slices": [1, 2, 3, 4]}]}  # fmt: skip
+                             {"name": "H1", "start": 10, "slices": [1, 2, 4]},
+                             {"name": "H2", "start": 20, "slices": [1, 2, 3, 4]}]}  # fmt: skip
 FILES = ("fig2_traffic_mask.png", "fig3_estimator_mae.png", "fig4_throughput.png",
-         "fig5_qos_cdf.png", "report.md")  # fmt: skip
+         "fig5_qos_cdf.png", "report.md", "bench.json")  # fmt: skip
 
 
 class HalfFirst:
@@ -26,20 +31,61 @@ class HalfFirst:
         return x
 
 
-def test_bench_writes_every_file_and_the_table(tmp_path):
-    result = bench("small", ["idla", "traffic", "tests.test_bench:HalfFirst"], 1, tmp_path,
-                   overrides=SHORT, workers=2)  # fmt: skip
-    assert len(result.ran) == 3
+def test_bench_reads_every_agent_against_the_yardsticks(tmp_path):
+    agents = ["equal", "traffic", "idla", "sim-oracle", "tests.test_bench:HalfFirst"]
+    result = bench("small", agents, 2, tmp_path, overrides=SHORT, workers=2, oracle_draws=2,
+                   progress=False)  # fmt: skip
+    assert len(result.ran) == 10
     for name in FILES:
         assert (tmp_path / name).stat().st_size > 0, name
     report = (tmp_path / "report.md").read_text()
-    for agent in ("idla", "traffic", "HalfFirst"):
-        assert f"| {agent} | [1, 2, 4] |" in report and f"| {agent} | [1, 2, 3, 4] |" in report
-    assert "paper P(r = 1)" in report and "| 0.973 |" in report
-    assert (tmp_path / "runs" / "HalfFirst-s0" / "trajectory.csv").is_file()
+    for key in ("[1, 2, 4]", "[1, 2, 3, 4]"):
+        assert f"### Slices {key}: all scored periods" in report
+        assert f"### Slices {key}: busy hours (top quarter of demand)" in report
+    assert "| equal | " in report and "| floor |" in report and "yardstick" in report
+    assert "| HalfFirst | " in report and "seeds [0, 1]" in report
+    numbers = json.loads((tmp_path / "bench.json").read_text())
+    per_seed = numbers["per_run"]["traffic"]
+    assert set(per_seed) == {"0", "1"}
+    summary = numbers["summary"]["sim-oracle"]["[1, 2, 3, 4]"]["all"]
+    assert summary["gap_closed"]["mean"] == pytest.approx(1.0)
+    u = [per_seed[s]["[1, 2, 3, 4]"]["all"]["mean_utility"] for s in ("0", "1")]
+    floor = [numbers["per_run"]["equal"][s]["[1, 2, 3, 4]"]["all"]["mean_utility"] for s in ("0", "1")]
+    diff = numbers["summary"]["traffic"]["[1, 2, 3, 4]"]["all"]["diff_vs_equal"]
+    assert diff["mean"] == pytest.approx(np.mean(u) - np.mean(floor))
     # a rerun resumes: finished runs are kept, not run again
-    again = bench("small", ["idla", "traffic"], 1, tmp_path, overrides=SHORT)
+    again = bench("small", ["equal", "traffic"], 1, tmp_path, overrides=SHORT, progress=False)
     assert again.ran == [] and len(again.skipped) == 2
+
+
+def test_oracle_every_scores_every_agent_on_the_same_periods(tmp_path):
+    bench("small", ["equal", "sim-oracle"], 1, tmp_path, overrides=SHORT, oracle_draws=1,
+          oracle_every=3, progress=False, workers=1)  # fmt: skip
+    numbers = json.loads((tmp_path / "bench.json").read_text())
+    sets = [numbers["per_run"][a]["0"]["[1, 2, 3, 4]"]["all"]["periods"] for a in ("equal", "sim-oracle")]
+    assert sets == [3, 3]  # H2 = [20, 30): periods 21, 24, 27
+    assert "every 3-th period only" in (tmp_path / "report.md").read_text()
+
+
+def test_stats_intervals_and_the_gap():
+    e = estimate([1.0, 2.0, 3.0])
+    assert e.mean == 2.0 and e.half_width == pytest.approx(4.303 * 1.0 / np.sqrt(3), rel=1e-3)
+    assert paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.1]).above_zero()
+    assert not paired([2.0, 1.0], [1.0, 2.0]).above_zero()
+    g = gap_closed([1.0, 1.5], [0.0, 0.5], [2.0, 2.5])
+    assert g.mean == pytest.approx(0.5) and g.half_width == pytest.approx(0.0)
+    assert np.isnan(gap_closed([1.0], [1.0], [0.5]).mean)  # no gap to close
+
+
+def test_an_agent_that_cannot_learn_says_so(recwarn):
+    config = {**SHORT, "timeline.n_periods": 14}
+    agent = TD3Agent()  # batch 256, at least 32: 10 periods x 3 cells = 30 transitions
+    run(make_env("small", config), agent, periods=10, progress=False, seed=0)
+    assert not agent.stats()["learned"] and agent.stats()["gradient_steps"] == 0
+    adapted = TD3Agent(collect_periods=12)
+    with pytest.warns(RuntimeWarning, match=r"fewer than batch_size = 256: training on batches of 36"):
+        run(make_env("small", config), adapted, progress=False, seed=0)
+    assert adapted.stats()["learned"] and adapted.stats()["batch_size"] == 36
 
 
 def test_bench_errors(tmp_path, capsys):
@@ -47,13 +93,19 @@ def test_bench_errors(tmp_path, capsys):
         make_agent("nope")
     with pytest.raises(ValueError, match=r"agent 'tests\.test_bench:Missing' cannot be imported"):
         make_agent("tests.test_bench:Missing")
+    with pytest.raises(ValueError, match="sim-oracle draws = 0 is out of range"):
+        bench("small", ["equal", "sim-oracle"], 1, tmp_path, oracle_draws=0)
     assert main(["bench", "--scenario", "small", "--agents", "traffic", "--seeds", "0",
                  "--out", str(tmp_path)]) == 2  # fmt: skip
     assert "argument --seeds: must be >= 1, got 0" in capsys.readouterr().err
+    assert main(["bench", "--scenario", "small", "--agents", "sim-oracle", "--oracle-every",
+                 "-1", "--out", str(tmp_path)]) == 2  # fmt: skip
+    assert "sim-oracle every = -1 is out of range: allowed >= 1" in capsys.readouterr().err
     assert not (tmp_path / "report.md").exists()
 
 
 def test_ray_executor_runs_the_jobs(tmp_path):
-    result = bench("small", ["traffic"], 2, tmp_path, overrides=SHORT, executor="ray", workers=2)
+    result = bench("small", ["traffic"], 2, tmp_path, overrides=SHORT, executor="ray", workers=2,
+                   progress=False)  # fmt: skip
     assert sorted(r["seed"] for r in result.ran) == [0, 1]
     assert (tmp_path / "runs" / "traffic-s1" / "summary.json").is_file()

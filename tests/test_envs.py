@@ -143,7 +143,7 @@ def test_reset_without_seed_continues_the_generator() -> None:
 # ---------------------------------------------------------------- timeline
 
 
-def test_small_timeline_slice_joins_at_period_24_and_truncates_at_48() -> None:
+def test_small_timeline_slice_joins_at_period_32_and_truncates_at_48() -> None:
     env = gym.make(env_id("small"))
     obs, info = env.reset(seed=0)
     assert (info["period"], info["phase"], info["slices_changed"]) == (0, "H0", False)
@@ -153,21 +153,21 @@ def test_small_timeline_slice_joins_at_period_24_and_truncates_at_48() -> None:
         obs, _, terminated, truncated, info = env.step(equal(info["active_next"]))
         records.append((info, obs, terminated, truncated))
     changed = [i["period"] for i, *_ in records if i["slices_changed"]]
-    assert changed == [24]
-    assert [i["phase"] for i, *_ in records] == ["H0"] * 24 + ["H2"] * 24
+    assert changed == [32]
+    assert [i["phase"] for i, *_ in records] == ["H0"] * 20 + ["H1"] * 12 + ["H2"] * 16
     assert not any(t for _, _, t, _ in records)
     assert [tr for *_, tr in records] == [False] * 47 + [True]
-    before, after = records[:24], records[24:]
+    before, after = records[:32], records[32:]
     assert not any(i["active"][:, SLICE_3].any() for i, *_ in before)
     assert all(i["active"][:, SLICE_3].all() for i, *_ in after)
     assert all(i["kpi"]["users"][:, SLICE_3].sum() == 0 for i, *_ in before)
     assert sum(i["kpi"]["users"][:, SLICE_3].sum() for i, *_ in after) > 0
     assert sum(i["kpi"]["demand_mbps"][:, SLICE_3].sum() for i, *_ in after) > 0
-    # the agent sees the new slice one step ahead: obs and info after period 23 announce it
-    info_23, obs_23 = records[23][:2]
-    assert obs_23[:, SLICE_3, 0].all() and info_23["active_next"][:, SLICE_3].all()
-    assert (info_23["demand_next"][:, SLICE_3] > 0).all()
-    assert (records[22][0]["demand_next"][:, SLICE_3] == 0).all()
+    # the agent sees the new slice one step ahead: obs and info after period 31 announce it
+    info_31, obs_31 = records[31][:2]
+    assert obs_31[:, SLICE_3, 0].all() and info_31["active_next"][:, SLICE_3].all()
+    assert (info_31["demand_next"][:, SLICE_3] > 0).all()
+    assert (records[30][0]["demand_next"][:, SLICE_3] == 0).all()
 
 
 def test_paper_phase_start_moved_by_config() -> None:

@@ -155,7 +155,8 @@ def test_frozen_loads_make_slices_independent():
     y = x.copy()
     y[:, 1] = 0.9  # overbooked rows are allowed in a what-if
     frozen = net.replay(np.stack([x, y]), frozen_util=loads)
-    np.testing.assert_array_equal(frozen.qos[0, 0][:, [0, 3]], frozen.qos[0, 1][:, [0, 3]])
+    # the other slices' r are the same up to the rounding of the water-filling's cumulative sums
+    np.testing.assert_allclose(frozen.qos[0, 0][:, [0, 3]], frozen.qos[0, 1][:, [0, 3]], rtol=1e-7)
     assert (frozen.qos[0, 1][:, 1] >= frozen.qos[0, 0][:, 1]).all()
     with pytest.raises(ValueError, match="replay states must all be of the same period"):
         net.replay(x[None], states=[net.get_state(), {**net.get_state(), "period": 3}])

@@ -92,12 +92,12 @@ def test_inactive_slice_gets_nothing(loaded_config):
 
 
 def test_slice_set_change_is_honoured():
-    config = slicesim.load_scenario("small")  # slice id 3 joins at period 24
+    config = slicesim.load_scenario("small")  # slice id 3 joins at period 32 (H2)
     net = slicesim.Network(config, seed=2)
-    net.set_state({**net.get_state(), "period": 22})
+    net.set_state({**net.get_state(), "period": 30})
     x = shares(net.n_cells, [0.25, 0.25, 0.25, 0.25])
     before, _, after = (net.run_period(x) for _ in range(3))
-    assert before.phase == "H0" and after.phase == "H2"
+    assert before.phase == "H1" and after.phase == "H2"
     assert not before.active[:, 2].any() and after.active[:, 2].all()
     assert before.users[:, 2].sum() == 0
     assert after.users[:, 2].sum() > 0 and after.demand_mbps[:, 2].sum() > 0

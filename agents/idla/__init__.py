@@ -6,7 +6,7 @@ Modules: ``dataset`` (samples, augmentation), ``estimator`` (the MLP and its tra
 (:class:`OracleAgent`, exhaustive grid search of the estimator).
 """
 
-from agents.idla.agent import IDLAAgent
+from agents.idla.agent import IDLAAgent, IDLAPaperAgent
 from agents.idla.oracle import OracleAgent
 
-__all__ = ["IDLAAgent", "OracleAgent"]
+__all__ = ["IDLAAgent", "IDLAPaperAgent", "OracleAgent"]

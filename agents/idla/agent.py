@@ -23,7 +23,7 @@ from agents.idla.solver import LagrangianSolver
 from slicesim.io import atomic_write
 from slicesim.sim import equal_split
 
-__all__ = ["MODEL_FILE", "IDLAAgent"]
+__all__ = ["MODEL_FILE", "IDLAAgent", "IDLAPaperAgent"]
 
 MODEL_FILE = "estimator.pt"
 
@@ -170,3 +170,13 @@ class IDLAAgent(Agent):
     def search(self, z: torch.Tensor, active: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """The decision rule on the estimator: the Lagrangian search (Algorithm 1)."""
         return self.solver.solve(self.estimator, z, active, x0, self.generator)
+
+
+class IDLAPaperAgent(IDLAAgent):
+    """The paper's Algorithm 1 for reproduction: one offline training, the scalar-rate solver."""
+
+    name = "idla-paper"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("solver", LagrangianSolver(curvature_rates=False))
+        super().__init__(**kwargs)

@@ -1,50 +1,76 @@
 """The paper benchmark: every agent on identical traffic through the scenario's timeline.
 
-``slicesim bench --scenario paper --agents idla,td3,traffic,oracle --seeds 1 --out DIR`` runs one
-job per (agent, seed) - in a local process pool or on a Ray cluster - and writes into DIR:
-``runs/<agent>-s<seed>/`` (trajectory.csv, summary.json, and IDLA's estimator errors), the
-figures ``fig2_traffic_mask.png`` ... ``fig5_qos_cdf.png`` and ``report.md``. Finished runs are
-kept: a rerun resumes where it stopped. Every file is written atomically.
+``slicesim bench --scenario paper --agents equal,traffic,idla,td3,sim-oracle --seeds 3 --out DIR``
+runs one job per (agent, seed) - in a local process pool or on a Ray cluster - and writes into
+DIR: ``runs/<agent>-s<seed>/`` (trajectory.npz, summary.json, ``trajectory.csv`` with ``--csv``,
+and IDLA's estimator errors), the figures ``fig2_traffic_mask.png`` ... ``fig5_qos_cdf.png``,
+``report.md`` and ``bench.json`` (every per-seed number). Agents with the same seed see the same
+traffic (the simulator's random draws do not depend on the shares). Finished runs are kept: a
+rerun resumes where it stopped. Every file is written atomically.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from slicesim.config import ConfigError, ScenarioConfig, load_scenario
 from slicesim.io import atomic_write
 
-__all__ = ["BUILTIN_AGENTS", "Job", "bench", "make_agent", "quick_overrides", "run_job"]
+__all__ = [
+    "BUILTIN_AGENTS",
+    "DEFAULT_AGENTS",
+    "BenchResult",
+    "Job",
+    "bench",
+    "make_agent",
+    "quick_overrides",
+    "run_job",
+]
 
 BUILTIN_AGENTS = {
     "equal": "agents.equal:EqualAgent",
     "traffic": "agents.traffic:TrafficAgent",
     "idla": "agents.idla.agent:IDLAAgent",
+    "idla-paper": "agents.idla.agent:IDLAPaperAgent",
     "oracle": "agents.idla.oracle:OracleAgent",
     "td3": "agents.td3.agent:TD3Agent",
     "td3-paper": "agents.td3.paper:TD3PaperAgent",
+    "sim-oracle": "agents.sim_oracle:SimOracleAgent",
+    "sim-oracle-hindsight": "agents.sim_oracle:SimOracleHindsightAgent",
 }
+DEFAULT_AGENTS = "equal,traffic,idla,idla-paper,td3,td3-paper,oracle,sim-oracle"
+QUICK_PERIODS = 450
+"""``--quick``: timelines longer than this are compressed to it (phases scaled)."""
 
 
-def quick_overrides(config: ScenarioConfig, scale: float = 0.09) -> dict[str, Any]:
-    """A shortened timeline (phases scaled by ``scale``) and a shorter window: about a minute."""
-    n_periods = max(2, round(config.timeline.n_periods * scale))
+def quick_overrides(config: ScenarioConfig) -> dict[str, Any]:
+    """A shortened timeline (at most :data:`QUICK_PERIODS`, phases scaled), windows <= 10 s."""
+    n_periods = min(config.timeline.n_periods, QUICK_PERIODS)
     return {**config.timeline_overrides(n_periods), "sim.window_s": min(config.sim.window_s, 10.0)}
 
 
-def make_agent(spec: str) -> Any:
-    """An agent from a built-in name (``idla``) or ``package.module:Class`` (no-arg constructor)."""
+def make_agent(spec: str, **options: Any) -> Any:
+    """An agent from a built-in name (``idla``) or ``package.module:Class``.
+
+    ``options`` go to the constructor where it takes them by name (e.g. the oracles' ``draws``
+    and ``every``); a user class needs a constructor without required arguments.
+
+    Raises:
+        ValueError: an unknown name, a class that cannot be imported or has no ``act``.
+    """
     target = BUILTIN_AGENTS.get(spec, spec)
     module_name, sep, cls_name = target.partition(":")
     if not sep or not module_name or not cls_name:
@@ -57,7 +83,8 @@ def make_agent(spec: str) -> Any:
         cls = getattr(importlib.import_module(module_name), cls_name)
     except (ImportError, AttributeError) as err:
         raise ValueError(f"agent {spec!r} cannot be imported: {err}") from None
-    agent = cls()
+    accepted = inspect.signature(cls).parameters
+    agent = cls(**{k: v for k, v in options.items() if k in accepted})
     if not callable(getattr(agent, "act", None)):
         raise ValueError(f"agent {spec!r}: {cls_name} has no act(obs, info) method")
     return agent
@@ -77,6 +104,8 @@ class Job:
     agent: str
     seed: int
     folder: str
+    options: dict[str, Any] = field(default_factory=dict)
+    csv: bool = False
     progress: bool = False
 
     @property
@@ -93,7 +122,7 @@ def run_job(job: Job) -> dict[str, Any]:
 
     torch.set_num_threads(1)  # jobs run side by side: one thread each avoids oversubscription
     start = time.perf_counter()
-    agent = make_agent(job.agent)
+    agent = make_agent(job.agent, **job.options)
     env = make_env(job.scenario, job.overrides)
     trajectory = run(env, agent, progress=job.progress, seed=job.seed)
     trajectory.agent = agent_label(job.agent)
@@ -102,21 +131,32 @@ def run_job(job: Job) -> dict[str, Any]:
     if report is not None and hasattr(report, "errors"):
         with atomic_write(folder / "estimator_errors.npy", "wb") as fh:
             np.save(fh, report.errors)
-        with atomic_write(folder / "estimator.json") as fh:
-            json.dump(report.as_dict(), fh, indent=2)
-    trajectory.save(folder)  # summary.json last: it marks the run as finished
-    return {"agent": trajectory.agent, "seed": job.seed, "seconds": time.perf_counter() - start}
+    seconds = time.perf_counter() - start
+    trajectory.meta["seconds"] = seconds
+    trajectory.save(folder, csv=job.csv)  # summary.json last: it marks the run as finished
+    return {"agent": trajectory.agent, "seed": job.seed, "seconds": seconds}
 
 
-def run_local(jobs: Sequence[Job], workers: int) -> list[dict[str, Any]]:
+def run_local(jobs: Sequence[Job], workers: int, progress: bool = True) -> list[dict[str, Any]]:
     """Run jobs in a local process pool (in this process when there is one worker)."""
+    bar = tqdm(total=len(jobs), desc="bench", unit="run", disable=not progress or not jobs)
+    done = []
     if workers <= 1 or len(jobs) <= 1:
-        return [run_job(job) for job in jobs]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run_job, jobs))
+        for job in jobs:
+            done.append(run_job(job))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for future in as_completed([pool.submit(run_job, job) for job in jobs]):
+                done.append(future.result())
+                bar.update()
+    bar.close()
+    return done
 
 
-def run_ray(jobs: Sequence[Job], workers: int, address: str | None = None) -> list[dict[str, Any]]:
+def run_ray(
+    jobs: Sequence[Job], workers: int, address: str | None = None, progress: bool = True
+) -> list[dict[str, Any]]:
     """Run jobs as Ray tasks (``address``: an existing cluster; None: a local Ray instance)."""
     try:
         import ray
@@ -132,7 +172,14 @@ def run_ray(jobs: Sequence[Job], workers: int, address: str | None = None) -> li
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
         task = ray.remote(num_cpus=1)(run_job)
-        return list(ray.get([task.remote(job) for job in jobs]))
+        pending = [task.remote(job) for job in jobs]
+        done = []
+        with tqdm(total=len(jobs), desc="bench", unit="run", disable=not progress) as bar:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                done.extend(ray.get(ready))
+                bar.update(len(ready))
+        return done
     finally:
         if started:
             ray.shutdown()
@@ -158,14 +205,25 @@ def bench(
     address: str | None = None,
     workers: int = 2,
     overrides: dict[str, Any] | None = None,
+    oracle_draws: int = 6,
+    oracle_every: int = 1,
+    csv: bool = False,
+    progress: bool = True,
 ) -> BenchResult:
-    """Run every agent and seed, then write the figures and the report (see module docstring)."""
+    """Run every agent and seed, then write the figures, report.md and bench.json.
+
+    Raises:
+        ConfigError, ValueError: bad arguments, before any run starts.
+    """
+    from slicesim.experiments.report import write_report
+
     if seeds < 1:
         raise ConfigError(f"--seeds = {seeds} is out of range: allowed >= 1")
     if executor not in ("local", "ray"):
         raise ValueError(f"--executor = {executor!r} is unknown: allowed 'local', 'ray'")
+    options = {"draws": oracle_draws, "every": oracle_every}
     for spec in agents:
-        make_agent(spec)  # fail early, before any run, on a bad agent name
+        make_agent(spec, **options)  # fail early, before any run: names, imports, K, k
     base = load_scenario(scenario)
     extra = dict(overrides or {})
     if quick:
@@ -179,7 +237,9 @@ def bench(
             spec,
             seed,
             str(out / "runs" / f"{agent_label(spec)}-s{seed}"),
-            progress=workers <= 1,
+            options,
+            csv,
+            progress=progress and workers <= 1,
         )
         for seed in range(seeds)
         for spec in agents
@@ -188,13 +248,13 @@ def bench(
     todo = [job for job in jobs if not job.done_file.is_file()]
     result.skipped = [job.folder for job in jobs if job.done_file.is_file()]
     if executor == "ray":
-        result.ran = run_ray(todo, workers, address)
+        result.ran = run_ray(todo, workers, address, progress)
     else:
-        result.ran = run_local(todo, workers)
-    from slicesim.experiments.report import write_report
-
-    result.report = write_report(out, config, jobs, {"quick": quick, "executor": executor})
+        result.ran = run_local(todo, workers, progress)
+    meta = {"scenario": scenario, "overrides": extra, "quick": quick, "executor": executor,
+            "oracle_draws": oracle_draws, "oracle_every": oracle_every}  # fmt: skip
+    result.report, numbers = write_report(out, config, jobs, meta)
     with atomic_write(out / "bench.json") as fh:
-        json.dump({"scenario": scenario, "overrides": extra, "jobs": [asdict(j) for j in jobs],
-                   "ran": result.ran}, fh, indent=2, default=str)  # fmt: skip
+        json.dump({**meta, "jobs": [asdict(j) for j in jobs], "ran": result.ran, **numbers},
+                  fh, indent=2, default=str)  # fmt: skip
     return result

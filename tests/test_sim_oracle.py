@@ -1,0 +1,109 @@
+"""The simulator oracles: above the floor, deterministic, never touching the live network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from agents import EqualAgent, OracleAgent, run
+from agents.grid import best_levels
+from agents.idla.estimator import TrainConfig
+from agents.idla.oracle import grid_search
+from agents.sim_oracle import SimOracleAgent, SimOracleHindsightAgent
+from slicesim.envs import make_env
+from tests.conftest import write_masks
+
+
+def busy_paper(tmp_path, periods: int = 6) -> dict:
+    """``paper`` on a busy day (every mask at 1) with all four slices, short windows."""
+    return {
+        "traffic.masks_csv": str(write_masks(tmp_path / "busy.csv", 1.0)),
+        "sim.window_s": 5.0,
+        "timeline.n_periods": periods,
+        "timeline.phases": [{"name": "H2", "start": 0, "slices": [1, 2, 3, 4]}],
+    }
+
+
+def test_sim_oracle_beats_equal_shares_on_a_busy_day(tmp_path):
+    config = busy_paper(tmp_path)
+    equal = run(make_env("paper", config), EqualAgent(), progress=False, seed=0)
+    oracle = SimOracleAgent(draws=3)
+    chosen = run(make_env("paper", config), oracle, progress=False, seed=0)
+    hindsight = run(make_env("paper", config), SimOracleHindsightAgent(), progress=False, seed=0)
+    assert chosen.utility.mean() > equal.utility.mean() + 0.3
+    assert hindsight.utility.mean() >= chosen.utility.mean()
+    assert (hindsight.utility >= equal.utility - 1e-9).all()  # never below the floor it saw
+    x, active = chosen.stacked("x"), chosen.stacked("active")
+    np.testing.assert_allclose(x.sum(axis=2), 1.0)  # the whole cell, on the 0.05 grid
+    assert (x[active] >= 0.05 - 1e-9).all() and np.allclose(x * 20, np.round(x * 20))
+
+
+def test_same_seed_same_choices_and_the_live_network_untouched(tmp_path):
+    config = busy_paper(tmp_path, periods=3)
+
+    def choices(seed: int) -> np.ndarray:
+        return run(make_env("paper", config), SimOracleAgent(draws=2), progress=False,
+                   seed=seed).stacked("x")  # fmt: skip
+
+    np.testing.assert_array_equal(choices(1), choices(1))
+    env = make_env("paper", config)
+    oracle = SimOracleAgent(draws=2)
+    obs, info = env.reset(seed=4)
+    oracle.reset(None, 4)  # type: ignore[arg-type]
+    oracle.bind_simulator(env.unwrapped)
+    net = env.unwrapped.net
+    before = net.get_state()
+    oracle.act(obs, info)
+    after = net.get_state()
+    assert after["period"] == before["period"] and after["rng"] == before["rng"]
+    np.testing.assert_array_equal(after["cell_util"], before["cell_util"])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"draws": 0}, r"sim-oracle draws = 0 is out of range: allowed >= 1"),
+        ({"every": -2}, r"sim-oracle every = -2 is out of range: allowed >= 1"),
+        ({"rounds": 0}, r"sim-oracle rounds = 0 is out of range"),
+        ({"step": 0.3}, r"step must divide 1"),
+    ],
+)
+def test_bad_oracle_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SimOracleAgent(**kwargs)
+
+
+def test_oracle_without_a_bound_env_is_a_clear_error(tmp_path):
+    env = make_env("small", {"sim.window_s": 2.0})
+    obs, info = env.reset(seed=0)
+    with pytest.raises(RuntimeError, match="replays the simulator: run it with agents.run"):
+        SimOracleAgent().act(obs, info)
+
+
+class Saturated(nn.Module):
+    """An estimator that predicts r = 1 at every share: every grid point ties."""
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
+        return torch.ones(rows.shape[0], 1)
+
+
+def test_ties_go_to_the_whole_cell_nearest_equal_shares():
+    active = torch.tensor([[True, True, False, True], [True, True, True, True], [False] * 4])
+    x = grid_search(Saturated(), torch.zeros(3, 4, 12), active)
+    np.testing.assert_allclose(x[0].numpy(), [0.3, 0.35, 0.0, 0.35])  # 1/3 on the 0.05 grid
+    np.testing.assert_allclose(x[1].numpy(), [0.25] * 4)
+    assert (x[2] == 0).all()
+    table = torch.zeros(1, 2, 21)
+    table[0, 0, 0] = 5.0  # the best point gives slice 0 nothing: not allowed in a full search
+    levels = best_levels(table, torch.tensor([[True, True]]))
+    assert (levels > 0).all() and levels.sum() == 20
+
+
+def test_estimator_oracle_never_starves_an_active_slice():
+    agent = OracleAgent(train=TrainConfig(epochs=3))
+    traj = run(make_env("small", {"sim.window_s": 2.0}), agent, progress=False, seed=0)
+    x, active = traj.stacked("x")[20:], traj.stacked("active")[20:]
+    assert (x[active] > 0).all()
+    np.testing.assert_allclose(x.sum(axis=2), 1.0, atol=1e-6)
