@@ -50,7 +50,9 @@ def test_bench_reads_every_agent_against_the_yardsticks(tmp_path):
     summary = numbers["summary"]["sim-oracle"]["[1, 2, 3, 4]"]["all"]
     assert summary["gap_closed"]["mean"] == pytest.approx(1.0)
     u = [per_seed[s]["[1, 2, 3, 4]"]["all"]["mean_utility"] for s in ("0", "1")]
-    floor = [numbers["per_run"]["equal"][s]["[1, 2, 3, 4]"]["all"]["mean_utility"] for s in ("0", "1")]
+    floor = [
+        numbers["per_run"]["equal"][s]["[1, 2, 3, 4]"]["all"]["mean_utility"] for s in ("0", "1")
+    ]
     diff = numbers["summary"]["traffic"]["[1, 2, 3, 4]"]["all"]["diff_vs_equal"]
     assert diff["mean"] == pytest.approx(np.mean(u) - np.mean(floor))
     # a rerun resumes: finished runs are kept, not run again
@@ -62,7 +64,10 @@ def test_oracle_every_scores_every_agent_on_the_same_periods(tmp_path):
     bench("small", ["equal", "sim-oracle"], 1, tmp_path, overrides=SHORT, oracle_draws=1,
           oracle_every=3, progress=False, workers=1)  # fmt: skip
     numbers = json.loads((tmp_path / "bench.json").read_text())
-    sets = [numbers["per_run"][a]["0"]["[1, 2, 3, 4]"]["all"]["periods"] for a in ("equal", "sim-oracle")]
+    sets = [
+        numbers["per_run"][a]["0"]["[1, 2, 3, 4]"]["all"]["periods"]
+        for a in ("equal", "sim-oracle")
+    ]
     assert sets == [3, 3]  # H2 = [20, 30): periods 21, 24, 27
     assert "every 3-th period only" in (tmp_path / "report.md").read_text()
 
@@ -83,7 +88,9 @@ def test_an_agent_that_cannot_learn_says_so(recwarn):
     run(make_env("small", config), agent, periods=10, progress=False, seed=0)
     assert not agent.stats()["learned"] and agent.stats()["gradient_steps"] == 0
     adapted = TD3Agent(collect_periods=12)
-    with pytest.warns(RuntimeWarning, match=r"fewer than batch_size = 256: training on batches of 36"):
+    with pytest.warns(
+        RuntimeWarning, match=r"fewer than batch_size = 256: training on batches of 36"
+    ):
         run(make_env("small", config), adapted, progress=False, seed=0)
     assert adapted.stats()["learned"] and adapted.stats()["batch_size"] == 36
 

@@ -78,7 +78,7 @@ def test_bad_oracle_settings(kwargs, message):
 def test_oracle_without_a_bound_env_is_a_clear_error(tmp_path):
     env = make_env("small", {"sim.window_s": 2.0})
     obs, info = env.reset(seed=0)
-    with pytest.raises(RuntimeError, match="replays the simulator: run it with agents.run"):
+    with pytest.raises(RuntimeError, match=r"replays the simulator: run it with agents\.run"):
         SimOracleAgent().act(obs, info)
 
 
