@@ -42,7 +42,7 @@ METRICS = ("mean_utility", "mean_r", "p_r1")
 
 def slice_set_keys(traj: Trajectory) -> np.ndarray:
     """The active slice set of every period, as a key like ``"[1, 2, 4]"``."""
-    active = traj.stacked("active").any(axis=1)  # (T, S)
+    active: np.ndarray = np.asarray(traj.stacked("active").any(axis=1))  # (T, S)
     return np.array([str([traj.slice_ids[s] for s in np.flatnonzero(row)]) for row in active])
 
 
