@@ -1,22 +1,22 @@
-"""IDLA decision latency: the Lagrangian solver and the oracle grid search, 12 to 100 000 cells.
+"""IDLA decision latency, 12 to 100 000 cells: ``agents.idla.solve`` (the agent's default), the
+paper's primal-dual solver (``idla-paper``) and the estimator oracle's grid search.
 
-Usage: python benchmarks/idla_speed.py [--runs 9] [--sizes 12 1000 10000 100000] [--oracle-max N]
+Usage: python benchmarks/idla_speed.py [--runs 9] [--sizes 12 1000 10000 100000] [--slow-max N]
 
 Synthetic observations (4 slices, all active, random z, x0 = equal shares) and the paper's estimator
-(MLP 13 -> 36 -> 24 -> 16 -> 16 -> 1, ReLU, sigmoid output) with random weights. Reports the median
-latency of several runs (fewer for large sizes), the model rows each decision processes (counted
-with a forward hook in one extra run), the floor those rows would take at the MLP's raw rate
-(forward+backward for the solver's gradient rows, forward only for utility rows; measured on 32 k
-row chunks in the same process, before and after the timings) and the ratio latency / floor.
-Targets (project issue): IDLA < 50 ms at 12 cells and < 30 s at 100 000 cells; oracle < 20 ms at
-12 cells.
+(:class:`agents.idla.estimator.QosEstimator`, MLP 13 -> 36 -> 24 -> 16 -> 16 -> 1) with random
+weights. Reports the median latency of several runs (fewer for large sizes), the model rows each
+decision processes (counted in one extra run), the floor those rows would take at the MLP's raw rate
+(forward+backward for gradient rows, forward only for the rest; measured on 32 k row chunks in the
+same process, before and after each timing) and the ratio latency / floor, and the peak memory.
+Targets (issue 10): solve <= 5 ms at 12 cells and <= 3 s at 100 000 cells, memory under 4 GB.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -24,22 +24,37 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from agents.idla.estimator import QosEstimator
 from agents.idla.oracle import grid_search
+from agents.idla.search import solve
 from agents.idla.solver import LagrangianSolver
 
 N_SLICES = 4
 FLOOR_ROWS = 32768
-TARGETS_S = {("IDLA", 12): 0.050, ("IDLA", 100_000): 30.0, ("Oracle", 12): 0.020}
+TARGETS_S = {("solve", 12): 0.005, ("solve", 100_000): 3.0}
 
 
-def paper_mlp(seed: int) -> nn.Module:
+def paper_mlp(seed: int) -> QosEstimator:
     """The paper's estimator architecture (Section V-B) with random initial weights."""
     torch.manual_seed(seed)
-    widths = [13, 36, 24, 16, 16]
-    layers: list[nn.Module] = []
-    for n_in, n_out in itertools.pairwise(widths):
-        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Linear(widths[-1], 1), nn.Sigmoid())
+    return QosEstimator().eval()
+
+
+class Counting(nn.Module):
+    """The estimator, counting the rows it evaluates (forward and the solver's grid path)."""
+
+    def __init__(self, model: QosEstimator) -> None:
+        super().__init__()
+        self.model = model
+        self.rows = [0, 0]  # with grad, without
+
+    def forward(self, rows: Tensor) -> Tensor:
+        self.rows[0 if torch.is_grad_enabled() else 1] += rows.shape[0]
+        return self.model(rows)
+
+    def grid_log_values(self, z: Tensor, x: Tensor, chunk_rows: int = 65536) -> Tensor:
+        self.rows[1] += x.numel()
+        return self.model.grid_log_values(z, x, chunk_rows)
 
 
 def observations(n_cells: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -52,7 +67,7 @@ def observations(n_cells: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
 
 def floor_rates(model: nn.Module, reps: int = 20) -> tuple[float, float]:
     """Raw rows/s of the MLP on 32 k-row chunks: (forward+backward wrt x, forward only)."""
-    frozen = nn.Sequential(*model.children()).requires_grad_(False)
+    frozen = nn.Sequential(*model.net).requires_grad_(False)
     rows = torch.rand(FLOOR_ROWS, 13)
 
     def backward() -> None:
@@ -78,31 +93,25 @@ def _median_time(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def count_rows(model: nn.Module, fn: Callable[[], object]) -> tuple[int, int]:
-    """Model rows run by ``fn``: (with grad, without); the hook survives the solver's model copy."""
-    counts = [0, 0]
-
-    def hook(_module: nn.Module, inputs: tuple[Tensor, ...], _output: Tensor) -> None:
-        counts[0 if torch.is_grad_enabled() else 1] += inputs[0].shape[0]
-
-    handle = model.register_forward_hook(hook)
-    try:
-        fn()
-    finally:
-        handle.remove()
-    return counts[0], counts[1]
+def count_rows(model: QosEstimator, fn: Callable[[nn.Module], object]) -> tuple[int, int]:
+    """Model rows run by ``fn``: (with grad, without)."""
+    counter = Counting(model)
+    fn(counter)
+    return counter.rows[0], counter.rows[1]
 
 
-def deciders(model: nn.Module, z: Tensor, active: Tensor, x0: Tensor) -> dict[str, Callable]:
-    """The two decision functions for one batch of cells."""
-    solver = LagrangianSolver()
+def deciders(z: Tensor, active: Tensor, x0: Tensor) -> dict[str, Callable[[nn.Module], object]]:
+    """The decision functions for one batch of cells."""
+    paper = LagrangianSolver(curvature_rates=False)
+    gen = torch.Generator()
     return {
-        "IDLA": lambda: solver.solve(model, z, active, x0, torch.Generator().manual_seed(0)),
-        "Oracle": lambda: grid_search(model, z, active),
+        "solve": lambda m: solve(m, z, active, x0),
+        "primal-dual (paper)": lambda m: paper.solve(m, z, active, x0, gen.manual_seed(0)),
+        "grid oracle": lambda m: grid_search(m, z, active),
     }
 
 
-def measure(model: nn.Module, sizes: list[int], runs: int, oracle_max: int) -> list[dict]:
+def measure(model: QosEstimator, sizes: list[int], runs: int, slow_max: int) -> list[dict]:
     """One result row per (method, size): latency, rows processed, runs, and the floor rates.
 
     The machine may be shared, so the floor is measured right before and after each timing and
@@ -112,19 +121,19 @@ def measure(model: nn.Module, sizes: list[int], runs: int, oracle_max: int) -> l
     for n_cells in sizes:
         z, active, x0 = observations(n_cells, seed=n_cells)
         n_runs = max(3, min(runs, runs * 1000 // n_cells))
-        for name, fn in deciders(model, z, active, x0).items():
-            if name == "Oracle" and n_cells > oracle_max:
+        for name, fn in deciders(z, active, x0).items():
+            if name != "solve" and n_cells > slow_max:
                 continue
             grad_rows, fwd_rows = count_rows(model, fn)
             before = floor_rates(model, reps=7)
-            latency = _median_time(fn, n_runs)
+            latency = _median_time(lambda fn=fn: fn(model), n_runs)
             after = floor_rates(model, reps=7)
             results.append(
                 {"method": name, "cells": n_cells, "latency": latency, "runs": n_runs,
                  "grad_rows": grad_rows, "fwd_rows": fwd_rows,
                  "fb_rate": (before[0] + after[0]) / 2, "fwd_rate": (before[1] + after[1]) / 2}
             )  # fmt: skip
-            print(f"  {name:6s} {n_cells:>7d} cells: {_fmt_time(latency)}", flush=True)
+            print(f"  {name:20s} {n_cells:>7d} cells: {_fmt_time(latency)}", flush=True)
     return results
 
 
@@ -160,15 +169,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="runs at <= 1000 cells (fewer above)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[12, 1000, 10_000, 100_000])
-    parser.add_argument("--oracle-max", type=int, default=100_000, help="largest oracle batch")
+    parser.add_argument(
+        "--slow-max",
+        type=int,
+        default=10_000,
+        help="largest batch for the primal-dual solver and the grid oracle",
+    )
     args = parser.parse_args()
     model = paper_mlp(seed=0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
-    results = measure(model, args.sizes, args.runs, args.oracle_max)
+    results = measure(model, args.sizes, args.runs, args.slow_max)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(
         f"\nload average {os.getloadavg()[0]:.2f}; floor rates: MLP rows/s on {FLOOR_ROWS:,}-row"
-        " chunks, forward+backward / forward, measured around each timing\n"
+        f" chunks, forward+backward / forward, measured around each timing; peak memory of the"
+        f" process {peak_gb:.2f} GB (limit 4 GB)\n"
     )
     print(table(results))
 

@@ -112,5 +112,7 @@ def test_estimator_save_load_round_trip_and_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"estimator model file .*nope\.pt' does not exist"):
         QosEstimator.load(tmp_path / "nope.pt")
     torch.save({"format_version": 99}, tmp_path / "old.pt")
-    with pytest.raises(ValueError, match="has format_version 99; this slicesim reads version 1"):
+    with pytest.raises(
+        ValueError, match="has format_version 99; this slicesim reads versions 1 to 2"
+    ):
         QosEstimator.load(tmp_path / "old.pt")

@@ -8,7 +8,7 @@ from gymnasium.wrappers import FlattenObservation
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents import EqualAgent, IDLAAgent, TD3Agent, TrafficAgent, run
+from agents import EqualAgent, IDLAAgent, IDLAPaperAgent, TD3Agent, TrafficAgent, run
 from agents.adapters import SB3Policy
 from agents.idla.estimator import TrainConfig
 from agents.td3 import TD3Config
@@ -92,11 +92,11 @@ def test_vec_env_reports_its_real_horizon():
 
 
 def test_running_again_keeps_what_was_learned():
-    agent = IDLAAgent(collect_periods=6, train=TrainConfig(epochs=2))
+    agent = IDLAPaperAgent(collect_periods=6, train=TrainConfig(epochs=2))
     run(make_env("small", SHORT), agent, progress=False, seed=0)
     model = agent.model
     second = run(make_env("small", SHORT), agent, progress=False, seed=1)
     assert agent.model is model and second.series("learn_s").sum() < 0.05  # no new training
-    assert second.meta["stats"]["trained"]
+    assert second.meta["stats"]["learned"]
     run(make_env("small", SHORT), agent, progress=False, seed=1, fresh=True)
     assert agent.model is not model  # collected and trained anew

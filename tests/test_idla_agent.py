@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents import IDLAAgent, OracleAgent, run
+from agents import IDLAAgent, IDLAPaperAgent, OracleAgent, run
+from agents.idla.agent import OnlineConfig
 from agents.idla.estimator import TrainConfig
 from slicesim.envs import make_env
 
@@ -15,7 +16,7 @@ TIMELINE = {"sim.window_s": 5.0, "timeline.n_periods": 40,
                                 {"name": "H2", "start": 32, "slices": [1, 2, 3, 4]}]}  # fmt: skip
 
 
-@pytest.mark.parametrize("cls", [IDLAAgent, OracleAgent])
+@pytest.mark.parametrize("cls", [IDLAPaperAgent, OracleAgent])
 def test_collect_train_optimise_and_adapt_without_retraining(cls, tmp_path):
     agent = cls(train=TrainConfig(epochs=5))
     env = make_env("small", TIMELINE)
@@ -41,9 +42,21 @@ def test_collect_train_optimise_and_adapt_without_retraining(cls, tmp_path):
     assert len(again) == 3 and fresh.steps == 3 and len(fresh.buffer) == 0  # decides at once
 
 
+def test_ours_keeps_learning_starts_a_new_slice_safely_and_gives_it_prbs():
+    online = OnlineConfig(refresh_every=4, refresh_epochs=2, safe_periods=3, trust=0.2)
+    agent = IDLAAgent(train=TrainConfig(target="utility", epochs=5), online=online)
+    traj = run(make_env("small", TIMELINE), agent, progress=False, seed=2)
+    x, active = traj.stacked("x"), traj.stacked("active")
+    assert agent.refreshes >= 3 and len(agent.buffer) == 32 * 3 * 3 + 8 * 3 * 4  # every sample
+    np.testing.assert_allclose(x[32:35], np.where(active[32:35], 0.25, 0.0))  # safe start
+    assert (x[35:][active[35:]] > 0).all()  # the new slice has PRBs in every cell, as all do
+    assert np.all(np.abs(x[25:32] - np.where(active[25:32], 1 / 3, 0)) <= 0.2 + 1e-6)  # trust
+    np.testing.assert_allclose(x[25:].sum(axis=2), 1.0, atol=1e-6)
+
+
 def test_same_seed_same_decisions():
     def actions(seed):
-        agent = IDLAAgent(collect_periods=10, train=TrainConfig(epochs=3))
+        agent = IDLAAgent(collect_periods=10, train=TrainConfig(target="utility", epochs=3))
         env = make_env("small", {**TIMELINE, "timeline.n_periods": 14})
         return run(env, agent, progress=False, seed=seed).stacked("action")
 

@@ -2,11 +2,13 @@
 estimator oracle.
 
 Modules: ``dataset`` (samples, augmentation), ``estimator`` (the MLP and its training),
-``solver`` (the batched primal-dual search), ``agent`` (:class:`IDLAAgent`), ``oracle``
-(:class:`OracleAgent`, exhaustive grid search of the estimator).
+``search`` (:func:`solve`: the fast exact solver, the default), ``solver`` (the paper's batched
+primal-dual search), ``agent`` (:class:`IDLAAgent`, ours; :class:`IDLAPaperAgent`, the paper's),
+``oracle`` (:class:`OracleAgent`, exhaustive grid search of the estimator).
 """
 
-from agents.idla.agent import IDLAAgent, IDLAPaperAgent
+from agents.idla.agent import IDLAAgent, IDLAPaperAgent, OnlineConfig
 from agents.idla.oracle import OracleAgent
+from agents.idla.search import solve
 
-__all__ = ["IDLAAgent", "IDLAPaperAgent", "OracleAgent"]
+__all__ = ["IDLAAgent", "IDLAPaperAgent", "OnlineConfig", "OracleAgent", "solve"]

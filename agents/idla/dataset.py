@@ -71,16 +71,29 @@ class SampleBuffer:
     def __len__(self) -> int:
         return int(sum(len(t) for t in self.targets))
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Inputs (n, 13), targets (n,), achieved (thr, delay) normalised like the needs (n, 2)."""
+    def arrays(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Inputs (n, 13), targets (n,), achieved (thr, delay) normalised like the needs (n, 2).
+
+        Args:
+            rows: indices of the samples to return (default: all, in the order collected).
+        """
         width = 1 + 2 * self.spec.history + 2
         if not self.inputs:
             return np.empty((0, width), np.float32), np.empty(0, np.float32), np.empty((0, 2))
-        return (
-            np.concatenate(self.inputs),
-            np.concatenate(self.targets),
-            np.concatenate(self.achieved),
+        out = (np.concatenate(self.inputs), np.concatenate(self.targets),
+               np.concatenate(self.achieved))  # fmt: skip
+        return out if rows is None else (out[0][rows], out[1][rows], out[2][rows])
+
+    def recent(self, periods: int, rng: np.random.Generator) -> np.ndarray:
+        """Indices of the samples of the last ``periods`` periods and as many drawn (without
+        replacement) from the older ones: a training set that weights what is recent."""
+        sizes = [len(t) for t in self.targets]
+        start = sum(sizes[: max(len(sizes) - periods, 0)])
+        newer = np.arange(start, sum(sizes))
+        older = (
+            rng.choice(start, size=min(start, len(newer)), replace=False) if start else newer[:0]
         )
+        return np.concatenate([older.astype(np.int64), newer])
 
 
 def augment(

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from agents.grid import best_levels, grid_units
-from agents.idla.agent import IDLAAgent
+from agents.idla.agent import IDLAPaperAgent
 from agents.idla.solver import N_FEATURES, frozen_model, model_rows
 
 __all__ = ["OracleAgent", "grid_search", "value_table"]
@@ -89,12 +89,12 @@ def _grid_values(model: nn.Module, z: Tensor, grid: Tensor) -> Tensor:
     return torch.log1p(model_rows(model, x_rows, z_rows)).view(z.shape[0], grid.shape[0])
 
 
-class OracleAgent(IDLAAgent):
-    """IDLA's estimator with exhaustive grid search instead of the Lagrangian method.
+class OracleAgent(IDLAPaperAgent):
+    """The paper's IDLA estimator with exhaustive grid search instead of the Lagrangian method.
 
     Args:
         step: grid step of the shares (paper: 0.05).
-        **kwargs: as :class:`agents.IDLAAgent` (collection, training, estimator).
+        **kwargs: as :class:`agents.idla.IDLAPaperAgent` (collection, training, estimator).
     """
 
     name = "oracle"
