@@ -59,19 +59,20 @@ def _bench(args: argparse.Namespace) -> int:
     result = bench(args.scenario, agents, args.seeds, args.out, quick=args.quick,
                    executor=args.executor, address=args.address, workers=args.workers,
                    oracle_draws=args.oracle_draws, oracle_every=args.oracle_every,
-                   csv=args.csv, progress=not args.quiet)  # fmt: skip
+                   csv=args.csv, progress=not args.quiet, periods=args.periods,
+                   pretrain_scenario=args.pretrain_scenario)  # fmt: skip
     print(f"ran {len(result.ran)} runs, kept {len(result.skipped)} finished ones")
     if result.report is not None and not args.quiet:
         print(result.report.read_text())
     return 0
 
 
-def _add_bench(sub: Any) -> None:
+def _add_runs(p: argparse.ArgumentParser) -> None:
+    """The options ``bench`` and ``sweep`` share: agents, seeds, timeline, oracles, executor."""
     from slicesim.experiments.bench import BUILTIN_AGENTS, DEFAULT_AGENTS
 
-    p = sub.add_parser("bench", help="run agents on the scenario timeline; figures and report")
-    p.add_argument("--scenario", default="paper")
     names = ", ".join(BUILTIN_AGENTS)
+    p.add_argument("--scenario", default="paper", help="shipped scenario or YAML path")
     p.add_argument("--agents", default=DEFAULT_AGENTS,
                    help=f"comma-separated built-in agents ({names})")  # fmt: skip
     p.add_argument("--agent", action="append", metavar="package.module:Class",
@@ -80,6 +81,8 @@ def _add_bench(sub: Any) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--quick", action="store_true",
                    help="timelines compressed to 450 periods, 10 s windows")  # fmt: skip
+    p.add_argument("--periods", type=_pos_int, default=None, metavar="N",
+                   help="compress the timeline to N periods (phases scaled)")  # fmt: skip
     p.add_argument("--oracle-draws", type=int, default=6, metavar="K",
                    help="sim-oracle: draws of each period it optimises over (>= 1)")  # fmt: skip
     p.add_argument(
@@ -89,13 +92,43 @@ def _add_bench(sub: Any) -> None:
         metavar="k",
         help="sim oracles evaluate every k-th period; all agents are scored there",
     )
-    p.add_argument("--csv", action="store_true", help="also write each run's trajectory.csv")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
     p.add_argument("--workers", type=_pos_int, default=2,
                    help="parallel runs (local pool / Ray CPUs)")  # fmt: skip
     p.add_argument("--quiet", action="store_true")
+
+
+def _add_bench(sub: Any) -> None:
+    p = sub.add_parser("bench", help="run agents on the scenario timeline; figures and report")
+    _add_runs(p)
+    p.add_argument("--pretrain-scenario", default=None, metavar="A",
+                   help="transfer: learning agents train on A, then deploy here")  # fmt: skip
+    p.add_argument("--csv", action="store_true", help="also write each run's trajectory.csv")
     p.set_defaults(func=_bench)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from slicesim.experiments.sweep import parse_sets, sweep
+
+    check_output_dir(args.out)
+    agents = [a for a in args.agents.split(",") if a] + list(args.agent or [])
+    result = sweep(args.scenario, parse_sets(args.set), agents, args.seeds, args.out,
+                   quick=args.quick, periods=args.periods, executor=args.executor,
+                   address=args.address, workers=args.workers, oracle_draws=args.oracle_draws,
+                   oracle_every=args.oracle_every, progress=not args.quiet)  # fmt: skip
+    print(f"{len(result.points)} points, ran {len(result.ran)} runs; wrote "
+          f"{Path(args.out) / 'sweep.csv'}, sweep.png and report.md")  # fmt: skip
+    return 0
+
+
+def _add_sweep(sub: Any) -> None:
+    p = sub.add_parser("sweep", help="a grid of scenario settings x agents x seeds")
+    _add_runs(p)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="a scenario field and its values, repeatable (e.g. "
+                   "traffic.load_scale=0.5,1,1.5 or slices.1.thr_mbps=1,1.5)")  # fmt: skip
+    p.set_defaults(func=_sweep)
 
 
 def _overrides(items: Sequence[str]) -> dict[str, object]:
@@ -183,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--quiet", action="store_true")
     sim.set_defaults(func=_simulate)
     _add_bench(sub)
+    _add_sweep(sub)
     _add_train(sub)
     return parser
 

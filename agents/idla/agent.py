@@ -213,14 +213,21 @@ class IDLAAgent(Agent):
             json.dump({**meta, "train": asdict(self.train_config)}, fh, indent=2)
 
     @classmethod
-    def load(cls, path: str | Path, **kwargs: Any) -> IDLAAgent:
+    def load(cls, path: str | Path, learn: bool = False, **kwargs: Any) -> IDLAAgent:
         """An agent deciding with the estimator saved in folder ``path`` (by :meth:`save`).
+
+        Frozen unless ``learn``: then it keeps learning from the KPIs of the network it runs on
+        (:class:`OnlineConfig`, default settings unless ``online`` is given).
 
         Raises:
             FileNotFoundError: no ``estimator.pt`` in ``path``.
         """
         model, _ = QosEstimator.load(Path(path) / MODEL_FILE)
         kwargs.setdefault("train", TrainConfig(target=model.target))
+        if not learn:
+            kwargs["online"] = None
+        elif kwargs.get("online") is None:
+            kwargs["online"] = OnlineConfig()
         return cls(estimator=model, **kwargs)
 
     # ------------------------------------------------------------------ steps
@@ -294,3 +301,9 @@ class IDLAPaperAgent(IDLAAgent):
         kwargs.setdefault("online", None)
         kwargs.setdefault("solver", LagrangianSolver(curvature_rates=False))
         super().__init__(**kwargs)
+
+    @classmethod
+    def load(cls, path: str | Path, **kwargs: Any) -> IDLAAgent:  # type: ignore[override]
+        """An agent deciding with the estimator saved in folder ``path``; it never learns more
+        (the paper's scheme trains once)."""
+        return super().load(path, learn=False, **kwargs)

@@ -153,6 +153,8 @@ class TD3Agent(Agent):
             if self.model.observation_space.shape == obs_space.shape and (
                 self.model.action_space.shape == act_space.shape
             ):
+                if self.learning and self.model.n_envs != self.spec.n_cells:
+                    self._adopt(self.model, obs_space, act_space)
                 return self.model
             if not self.learning:
                 raise ValueError(
@@ -164,6 +166,18 @@ class TD3Agent(Agent):
         self.model = build_model(self.config, env, self.seed)
         self.trained = False
         return self.model
+
+    def _adopt(self, model: TD3, obs_space: Any, act_space: Any) -> None:
+        """A loaded model learning on a network with another number of cells: a replay buffer
+        (empty, as after any load) with one sub-env per cell, and a logger for ``train``."""
+        # SB3's set_env refuses another n_envs; the model only needs the env's size and spaces
+        model.env = DummyVecEnv([lambda: CellSpaces(obs_space, act_space)] * self.spec.n_cells)
+        model.n_envs = self.spec.n_cells
+        model.replay_buffer = model.replay_buffer_class(
+            model.buffer_size, model.observation_space, model.action_space, device=model.device,
+            n_envs=self.spec.n_cells, **(model.replay_buffer_kwargs or {}),
+        )  # fmt: skip
+        model.set_logger(Logger(folder=None, output_formats=[]))
 
     # ------------------------------------------------------------------ interface
 
@@ -225,7 +239,9 @@ class TD3Agent(Agent):
             raise FileNotFoundError(f"TD3 model file {str(file)!r} does not exist")
         if "config" not in kwargs and (Path(path) / CONFIG_FILE).is_file():
             kwargs["config"] = Path(path) / CONFIG_FILE
-        return cls(model=TD3.load(file, device="cpu"), learn=learn, **kwargs)
+        model = TD3.load(file, device="cpu")
+        model.set_logger(Logger(folder=None, output_formats=[]))  # train() records into it
+        return cls(model=model, learn=learn, **kwargs)
 
     # ------------------------------------------------------------------ steps
 

@@ -26,6 +26,8 @@ class TD3PaperAgent(TD3Agent):
     """Cell-wise TD3 whose networks match the active slice set and are rebuilt when it changes."""
 
     name = "td3-paper"
+    transferable = False
+    """Its networks fit one slice set: it cannot be deployed on another timeline untrained."""
 
     def _columns(self, active: np.ndarray) -> np.ndarray:
         """The active slice columns, the same in every cell."""

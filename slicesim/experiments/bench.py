@@ -95,9 +95,33 @@ def agent_label(spec: str) -> str:
     return spec if spec in BUILTIN_AGENTS else spec.rpartition(":")[2]
 
 
+def agent_class(spec: str) -> Any:
+    """The class behind an agent spec (after :func:`make_agent` checked it)."""
+    module_name, _, cls_name = BUILTIN_AGENTS.get(spec, spec).partition(":")
+    return getattr(importlib.import_module(module_name), cls_name)
+
+
+def transfer_modes(spec: str) -> list[str]:
+    """How a pretrained agent can be deployed: ``frozen`` if it saves and loads what it learned,
+    and ``online`` too if its ``load`` takes ``learn`` (it can keep learning)."""
+    from agents.base import Agent
+
+    cls = agent_class(spec)
+    save, load = getattr(cls, "save", None), getattr(cls, "load", None)
+    if not callable(save) or not callable(load) or save is Agent.save:
+        return []
+    if not getattr(cls, "transferable", True):
+        return []
+    return ["frozen", "online"] if "learn" in inspect.signature(load).parameters else ["frozen"]
+
+
 @dataclass(frozen=True)
 class Job:
-    """One run: an agent on a scenario with a seed; results go to ``folder``."""
+    """One run: an agent on a scenario with a seed; results go to ``folder``.
+
+    ``load_from`` deploys an agent saved by another job (transfer), learning on (``learn``) or
+    frozen; ``save_to`` saves the agent after the run (pretraining).
+    """
 
     scenario: str
     overrides: dict[str, Any]
@@ -107,10 +131,28 @@ class Job:
     options: dict[str, Any] = field(default_factory=dict)
     csv: bool = False
     progress: bool = False
+    label: str = ""
+    load_from: str | None = None
+    learn: bool = False
+    save_to: str | None = None
 
     @property
     def done_file(self) -> Path:
         return Path(self.folder) / "summary.json"
+
+    @property
+    def name(self) -> str:
+        """The agent's name in reports."""
+        return self.label or agent_label(self.agent)
+
+
+def _build_agent(job: Job) -> Any:
+    if job.load_from is None:
+        return make_agent(job.agent, **job.options)
+    cls = agent_class(job.agent)
+    if "learn" in inspect.signature(cls.load).parameters:
+        return cls.load(job.load_from, learn=job.learn)
+    return cls.load(job.load_from)
 
 
 def run_job(job: Job) -> dict[str, Any]:
@@ -122,19 +164,35 @@ def run_job(job: Job) -> dict[str, Any]:
 
     torch.set_num_threads(1)  # jobs run side by side: one thread each avoids oversubscription
     start = time.perf_counter()
-    agent = make_agent(job.agent, **job.options)
+    agent = _build_agent(job)
     env = make_env(job.scenario, job.overrides)
     trajectory = run(env, agent, progress=job.progress, seed=job.seed)
-    trajectory.agent = agent_label(job.agent)
+    trajectory.agent = job.name
     folder = Path(job.folder)
     report = getattr(agent, "report", None)
     if report is not None and hasattr(report, "errors"):
         with atomic_write(folder / "estimator_errors.npy", "wb") as fh:
             np.save(fh, report.errors)
+    if job.save_to is not None:
+        agent.save(job.save_to)
     seconds = time.perf_counter() - start
     trajectory.meta["seconds"] = seconds
     trajectory.save(folder, csv=job.csv)  # summary.json last: it marks the run as finished
     return {"agent": trajectory.agent, "seed": job.seed, "seconds": seconds}
+
+
+def execute(
+    jobs: Sequence[Job],
+    executor: str = "local",
+    workers: int = 2,
+    address: str | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run the jobs that have not finished yet, on the local process pool or Ray."""
+    todo = [job for job in jobs if not job.done_file.is_file()]
+    if executor == "ray":
+        return run_ray(todo, workers, address, progress)
+    return run_local(todo, workers, progress)
 
 
 def run_local(jobs: Sequence[Job], workers: int, progress: bool = True) -> list[dict[str, Any]]:
@@ -195,6 +253,36 @@ class BenchResult:
     report: Path | None = None
 
 
+def scenario_overrides(
+    scenario: str, quick: bool, periods: int | None, overrides: dict[str, Any] | None
+) -> tuple[ScenarioConfig, dict[str, Any]]:
+    """The scenario as run and the overrides that make it: ``--quick``, ``--periods``, ``--set``.
+
+    Raises:
+        ConfigError: a bad override or ``periods`` (named), before any run starts.
+    """
+    base = load_scenario(scenario)
+    extra: dict[str, Any] = {}
+    if quick:
+        extra.update(quick_overrides(base))
+    if periods is not None:
+        if isinstance(periods, bool) or not isinstance(periods, int) or periods < 2:
+            raise ConfigError(f"--periods = {periods!r} is out of range: allowed >= 2")
+        extra.update(base.timeline_overrides(periods))
+    extra.update(overrides or {})
+    return (base.replace(extra) if extra else base), extra
+
+
+def check_options(agents: Sequence[str], seeds: int, executor: str, **options: Any) -> None:
+    """Fail before any run: seeds, executor, agent names and imports, the oracles' K and k."""
+    if seeds < 1:
+        raise ConfigError(f"--seeds = {seeds} is out of range: allowed >= 1")
+    if executor not in ("local", "ray"):
+        raise ValueError(f"--executor = {executor!r} is unknown: allowed 'local', 'ray'")
+    for spec in agents:
+        make_agent(spec, **options)
+
+
 def bench(
     scenario: str,
     agents: Sequence[str],
@@ -209,50 +297,75 @@ def bench(
     oracle_every: int = 1,
     csv: bool = False,
     progress: bool = True,
+    periods: int | None = None,
+    pretrain_scenario: str | None = None,
 ) -> BenchResult:
     """Run every agent and seed, then write the figures, report.md and bench.json.
+
+    With ``pretrain_scenario`` (transfer), every learning agent also runs that scenario's
+    timeline first (same seed, the same ``quick``/``periods``), is saved, and is deployed on
+    ``scenario`` frozen and, where it can keep learning, online - beside the same agent trained
+    on ``scenario`` itself.
 
     Raises:
         ConfigError, ValueError: bad arguments, before any run starts.
     """
     from slicesim.experiments.report import write_report
 
-    if seeds < 1:
-        raise ConfigError(f"--seeds = {seeds} is out of range: allowed >= 1")
-    if executor not in ("local", "ray"):
-        raise ValueError(f"--executor = {executor!r} is unknown: allowed 'local', 'ray'")
     options = {"draws": oracle_draws, "every": oracle_every}
-    for spec in agents:
-        make_agent(spec, **options)  # fail early, before any run: names, imports, K, k
-    base = load_scenario(scenario)
-    extra = dict(overrides or {})
-    if quick:
-        extra = {**quick_overrides(base), **extra}
-    config = base.replace(extra) if extra else base
+    check_options(agents, seeds, executor, **options)
+    config, extra = scenario_overrides(scenario, quick, periods, overrides)
     out = Path(out)
-    jobs = [
-        Job(
-            scenario,
-            extra,
-            spec,
-            seed,
-            str(out / "runs" / f"{agent_label(spec)}-s{seed}"),
-            options,
-            csv,
-            progress=progress and workers <= 1,
-        )
-        for seed in range(seeds)
-        for spec in agents
-    ]
+
+    def job(spec: str, seed: int, folder: str, **kw: Any) -> Job:
+        return Job(scenario, extra, spec, seed, str(out / folder), options, csv,
+                   progress=progress and workers <= 1, **kw)  # fmt: skip
+
+    jobs = [job(spec, seed, f"runs/{agent_label(spec)}-s{seed}") for seed in range(seeds)
+            for spec in agents]  # fmt: skip
+    transfer: dict[str, Any] = {}
+    pretrain_jobs: list[Job] = []
+    if pretrain_scenario is not None:
+        _, pre_extra = scenario_overrides(pretrain_scenario, quick, periods, None)
+        transfer = {"from": pretrain_scenario, "agents": {}}
+        for spec in agents:
+            modes, label = transfer_modes(spec), agent_label(spec)
+            if not modes:
+                continue
+            transfer["agents"][label] = [f"{label} ({pretrain_scenario}, {m})" for m in modes]
+            for seed in range(seeds):
+                saved = out / "pretrain" / f"{label}-s{seed}"
+                pretrain_jobs.append(
+                    Job(
+                        pretrain_scenario,
+                        pre_extra,
+                        spec,
+                        seed,
+                        str(saved),
+                        options,
+                        label=label,
+                        save_to=str(saved / "agent"),
+                    )
+                )
+                jobs += [
+                    job(
+                        spec,
+                        seed,
+                        f"runs/{label}-from-{pretrain_scenario}-{m}-s{seed}",
+                        label=f"{label} ({pretrain_scenario}, {m})",
+                        load_from=str(saved / "agent"),
+                        learn=m == "online",
+                    )
+                    for m in modes
+                ]
     result = BenchResult(out)
-    todo = [job for job in jobs if not job.done_file.is_file()]
-    result.skipped = [job.folder for job in jobs if job.done_file.is_file()]
-    if executor == "ray":
-        result.ran = run_ray(todo, workers, address, progress)
-    else:
-        result.ran = run_local(todo, workers, progress)
+    result.skipped = [j.folder for j in [*pretrain_jobs, *jobs] if j.done_file.is_file()]
+    first = pretrain_jobs + [j for j in jobs if j.load_from is None]
+    result.ran = execute(first, executor, workers, address, progress)
+    result.ran += execute([j for j in jobs if j.load_from], executor, workers, address, progress)
     meta = {"scenario": scenario, "overrides": extra, "quick": quick, "executor": executor,
-            "oracle_draws": oracle_draws, "oracle_every": oracle_every}  # fmt: skip
+            "oracle_draws": oracle_draws, "oracle_every": oracle_every,
+            "transfer": transfer}  # fmt: skip
     result.report, numbers = write_report(out, config, jobs, meta)
     with atomic_write(out / "bench.json") as fh:
         json.dump({**meta, "jobs": [asdict(j) for j in jobs], "ran": result.ran, **numbers},

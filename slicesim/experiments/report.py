@@ -306,6 +306,34 @@ def _recovery(summary: dict[str, Any], day: int) -> list[str]:
     return lines
 
 
+def _transfer(summary: dict[str, Any], transfer: dict[str, Any]) -> list[str]:
+    """Per learning agent: trained on this scenario next to pretrained elsewhere."""
+    if not transfer:
+        return []
+    source = transfer["from"]
+    lines = [
+        f"## Transfer: pretrained on `{source}`, deployed here",
+        "",
+        f"Each learning agent ran `{source}`'s whole timeline, was saved, loaded and deployed "
+        "here without retraining (frozen) or learning on from this network's KPIs (online), "
+        "beside the same agent trained here. Gap closed and ΔU vs equal, all scored periods "
+        "(busy hours in brackets).",
+        "",
+        "| agent | slices | gap closed | ΔU vs equal | beats equal |",
+        "|---|---|---|---|---|",
+    ]
+    for label, variants in transfer["agents"].items():
+        for name in (label, *variants):
+            for key, e in summary.get(name, {}).items():
+                c, b = e["all"], e["busy"]
+                lines.append(
+                    f"| {name} | {key} | {c['gap_closed'].text()} ({b['gap_closed'].text()}) | "
+                    f"{c['diff_vs_equal'].text()} ({b['diff_vs_equal'].text()}) | "
+                    f"{'yes' if c['diff_vs_equal'].above_zero() else 'no'} |"
+                )
+    return [*lines, ""]
+
+
 def _findings(summary: dict[str, Any]) -> list[str]:
     """Plain sentences: who beats the floor where, and how much of the gap they close."""
     out = []
@@ -326,7 +354,11 @@ def _findings(summary: dict[str, Any]) -> list[str]:
 
 
 def write_report(
-    out: Path, config: ScenarioConfig, jobs: Sequence[Any], meta: dict[str, Any]
+    out: Path,
+    config: ScenarioConfig,
+    jobs: Sequence[Any],
+    meta: dict[str, Any],
+    figures: bool = True,
 ) -> tuple[Path, dict[str, Any]]:
     """Read the finished runs, write the figures and ``report.md``; return its numbers."""
     done = [job for job in jobs if job.done_file.is_file()]
@@ -343,10 +375,11 @@ def write_report(
     errors_file = next((Path(j.folder) / "estimator_errors.npy" for j in done
                         if (Path(j.folder) / "estimator_errors.npy").is_file()), None)  # fmt: skip
     errors = np.load(errors_file) if errors_file else None
-    fig2_masks(config, out / "fig2_traffic_mask.png")
-    fig3_mae(errors, out / "fig3_estimator_mae.png")
-    fig4_throughput(first, config, out / "fig4_throughput.png")
-    fig5_cdf(first, collect, every, out / "fig5_qos_cdf.png")
+    if figures:
+        fig2_masks(config, out / "fig2_traffic_mask.png")
+        fig3_mae(errors, out / "fig3_estimator_mae.png")
+        fig4_throughput(first, config, out / "fig4_throughput.png")
+        fig5_cdf(first, collect, every, out / "fig5_qos_cdf.png")
     seeds = sorted({job.seed for job in done})
     scored = f"from period {collect} on (after H0's collection)"
     if every > 1:
@@ -366,6 +399,7 @@ def write_report(
         "U_equal). Decision time is act() only; learning time (observe: training) is apart.",
         "",
         *_tables(summary),
+        *_transfer(summary, meta.get("transfer", {})),
         "## Findings",
         "",
         *_findings(summary),

@@ -1,0 +1,277 @@
+"""``slicesim sweep``: a grid of scenario overrides x agents x seeds, every point a bench run.
+
+``slicesim sweep --scenario paper --set traffic.load_scale=0.5,0.75,1,1.25,1.5 --agents
+equal,traffic,idla,sim-oracle --seeds 3 --out DIR`` writes, into DIR:
+
+* ``points/<key=value...>/``: each point's runs, ``report.md`` and ``bench.json``;
+* ``sweep.csv``: one row per point, agent, seed and slice set (columns: one per swept key, then
+  ``agent, seed, slices, mean_utility, mean_r, p_r1, gap_closed, decision_ms``);
+* ``sweep.png``: P(r = 1) and the gap closed against the first swept key, 95 % bands over seeds;
+* ``report.md``: the same as tables, and where each agent stops beating equal shares.
+
+Every job of every point goes to one executor (the local process pool or Ray), so the grid spreads
+over all workers. Finished runs are kept: the same command again skips them, and an interrupted
+sweep loses at most the runs in flight. Every ``--set`` value of every point is checked before any
+run starts (a bad key, value or list index fails naming it).
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from slicesim.config import ConfigError
+from slicesim.experiments.bench import (
+    Job,
+    agent_label,
+    check_options,
+    execute,
+    scenario_overrides,
+)
+from slicesim.experiments.report import FLOOR, YARDSTICK, write_report
+from slicesim.experiments.stats import estimate, paired
+from slicesim.io import atomic_write, write_csv
+
+__all__ = ["COLUMNS", "SweepResult", "parse_sets", "sweep"]
+
+COLUMNS = ("agent", "seed", "slices", "mean_utility", "mean_r", "p_r1", "gap_closed", "decision_ms")
+"""Columns of ``sweep.csv`` after the swept keys."""
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, list[Any]]:
+    """``KEY=V1,V2,...`` items (values read as YAML) as {key: values}, in order.
+
+    Raises:
+        ConfigError: an item without ``=``, an empty key or value list, a key given twice.
+    """
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not values.strip():
+            raise ConfigError(
+                f"--set {item!r}: expected KEY=V1,V2,..., e.g. traffic.load_scale=0.5,1"
+            )
+        if key in out:
+            raise ConfigError(f"--set {key}: given twice")
+        out[key] = [yaml.safe_load(v) for v in values.split(",")]
+    return out
+
+
+def _slug(point: dict[str, Any]) -> str:
+    """A folder name for a point: ``key=value`` pairs joined by ``__``."""
+    return "__".join(f"{k}={v}" for k, v in point.items()).replace("/", "_")
+
+
+@dataclass
+class SweepResult:
+    """What :func:`sweep` produced."""
+
+    out: Path
+    points: list[dict[str, Any]] = field(default_factory=list)
+    ran: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def sweep(
+    scenario: str,
+    sets: dict[str, list[Any]],
+    agents: Sequence[str],
+    seeds: int,
+    out: str | Path,
+    quick: bool = False,
+    periods: int | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    workers: int = 2,
+    oracle_draws: int = 6,
+    oracle_every: int = 1,
+    progress: bool = True,
+) -> SweepResult:
+    """Run the grid (module docstring) and write ``sweep.csv``, ``sweep.png`` and ``report.md``.
+
+    Raises:
+        ConfigError, ValueError: a bad option, key, value or index - before any run starts.
+    """
+    if not sets:
+        raise ConfigError("sweep needs at least one --set KEY=V1,V2,...")
+    options = {"draws": oracle_draws, "every": oracle_every}
+    check_options(agents, seeds, executor, **options)
+    out = Path(out)
+    keys = list(sets)
+    points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*sets.values())]
+    planned = []
+    for point in points:  # every point's scenario is built (and checked) before any run
+        try:
+            config, extra = scenario_overrides(scenario, quick, periods, point)
+        except ConfigError as err:
+            raise ConfigError(f"--set {_slug(point)}: {err}") from None
+        folder = out / "points" / _slug(point)
+        jobs = [
+            Job(
+                scenario,
+                extra,
+                spec,
+                seed,
+                str(folder / "runs" / f"{agent_label(spec)}-s{seed}"),
+                options,
+            )
+            for seed in range(seeds)
+            for spec in agents
+        ]
+        planned.append((point, config, folder, jobs))
+    result = SweepResult(out, points)
+    all_jobs = [job for *_, jobs in planned for job in jobs]
+    result.ran = execute(all_jobs, executor, workers, address, progress)
+    for point, config, folder, jobs in planned:
+        meta = {"scenario": scenario, "overrides": point, "quick": quick, "executor": executor,
+                "oracle_draws": oracle_draws, "oracle_every": oracle_every}  # fmt: skip
+        _, numbers = write_report(folder, config, jobs, meta, figures=False)
+        with atomic_write(folder / "bench.json") as fh:
+            json.dump({**meta, **numbers}, fh, indent=2, default=str)
+        result.rows += _rows(point, numbers["per_run"])
+    table = {k: np.array([row[k] for row in result.rows]) for k in (*keys, *COLUMNS)}
+    write_csv(out / "sweep.csv", table)
+    _figure(result.rows, keys, out / "sweep.png")
+    _report(result.rows, keys, scenario, seeds, out / "report.md")
+    return result
+
+
+def _rows(point: dict[str, Any], per_run: dict[str, dict[int, Any]]) -> list[dict[str, Any]]:
+    """``sweep.csv`` rows of one point: agent, seed and slice set (all scored periods)."""
+    rows = []
+    floor, bound = per_run.get(FLOOR, {}), per_run.get(YARDSTICK, {})
+    for agent, seeds in per_run.items():
+        for seed, metrics in sorted(seeds.items()):
+            for key, m in metrics.items():
+                if not key.startswith("["):
+                    continue
+                u = m["all"]["mean_utility"]
+                gap = float("nan")
+                if seed in floor and seed in bound and key in floor[seed] and key in bound[seed]:
+                    u_floor = floor[seed][key]["all"]["mean_utility"]
+                    width = bound[seed][key]["all"]["mean_utility"] - u_floor
+                    gap = (u - u_floor) / width if width > 1e-9 else float("nan")
+                rows.append({**point, "agent": agent, "seed": int(seed), "slices": key,
+                             "mean_utility": u, "mean_r": m["all"]["mean_r"],
+                             "p_r1": m["all"]["p_r1"], "gap_closed": gap,
+                             "decision_ms": m["decision_ms"]})  # fmt: skip
+    return rows
+
+
+def _groups(rows: list[dict[str, Any]], keys: list[str]) -> dict[tuple, list[dict[str, Any]]]:
+    """Rows grouped by (slices, agent, the other keys' values, the first key's value)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for row in rows:
+        other = tuple(row[k] for k in keys[1:])
+        groups.setdefault((row["slices"], row["agent"], other, row[keys[0]]), []).append(row)
+    return groups
+
+
+def _figure(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = _groups(rows, keys)
+    sets = list(dict.fromkeys(g[0] for g in groups))
+    fig, axes = plt.subplots(2, len(sets), figsize=(4.6 * len(sets), 6), squeeze=False)
+    lines = dict.fromkeys((g[0], g[1], g[2]) for g in groups)
+    for col, key in enumerate(sets):
+        for s, agent, other in (line for line in lines if line[0] == key):
+            xs = sorted({g[3] for g in groups if g[:3] == (s, agent, other)}, key=_order)
+            label = agent + ("" if not other else f" {dict(zip(keys[1:], other, strict=True))}")
+            for row, metric in enumerate(("p_r1", "gap_closed")):
+                if metric == "gap_closed" and agent == FLOOR:
+                    continue
+                est = [estimate([r[metric] for r in groups[(s, agent, other, x)]]) for x in xs]
+                mean = np.array([e.mean for e in est])
+                half = np.nan_to_num(np.array([e.half_width for e in est]))
+                pos = np.arange(len(xs)) if not all(_numeric(x) for x in xs) else np.array(xs)
+                axes[row, col].plot(pos, mean, marker="o", lw=1.2, label=label)
+                axes[row, col].fill_between(pos, mean - half, mean + half, alpha=0.2)
+        axes[0, col].set(title=f"slices {key}", ylabel="P(r = 1)")
+        axes[1, col].set(xlabel=keys[0], ylabel="gap closed")
+        axes[1, col].axhline(0.0, color="k", lw=0.6)
+        axes[0, col].legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    with atomic_write(path, "wb") as fh:
+        fh.write(buf.getvalue())
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _order(value: Any) -> tuple[int, Any]:
+    return (0, value) if _numeric(value) else (1, str(value))
+
+
+def _where(key: str, results: list[tuple[Any, bool]]) -> str:
+    """Where an agent beats equal shares along the swept values, and where it stops."""
+    good = [x for x, beats in results if beats]
+    bad = [x for x, beats in results if not beats]
+    if not good:
+        return f"does not beat equal shares at any {key} ({', '.join(map(str, bad))})."
+    if not bad:
+        return f"beats equal shares at every {key}."
+    after = [x for x, beats in results if not beats and _order(x) > _order(good[0])]
+    stop = f"; it stops at {key} = {after[0]}" if after else ""
+    return (f"beats equal shares at {key} = {', '.join(map(str, good))}, not at "
+            f"{', '.join(map(str, bad))}{stop}.")  # fmt: skip
+
+
+def _report(
+    rows: list[dict[str, Any]], keys: list[str], scenario: str, seeds: int, path: Path
+) -> None:
+    groups = _groups(rows, keys)
+    lines = [
+        f"# Sweep of `{scenario}` over {', '.join(keys)}",
+        "",
+        f"{seeds} seed(s) per point; all scored periods (see each point's report.md). "
+        "Mean ± 95 % interval over seeds; ΔU vs equal is the paired difference (same traffic "
+        "per seed); gap closed = (U - U_equal) / (U_sim-oracle - U_equal).",
+        "",
+    ]
+    for key in dict.fromkeys(g[0] for g in groups):
+        lines += [f"## Slices {key}", "", f"| {' | '.join(keys)} | agent | P(r = 1) | ΔU vs equal "
+                  "| gap closed | beats equal |", "|" + "---|" * (len(keys) + 5)]  # fmt: skip
+        wins: dict[tuple[str, tuple], list[tuple[Any, bool]]] = {}
+        ordered = sorted(
+            (g for g in groups if g[0] == key), key=lambda g: (g[1], g[2], _order(g[3]))
+        )
+        for s, agent, other, x in ordered:
+            own = groups[(s, agent, other, x)]
+            floor = groups.get((s, FLOOR, other, x), [])
+            by_seed = {r["seed"]: r["mean_utility"] for r in floor}
+            common = [r for r in own if r["seed"] in by_seed]
+            diff = paired([r["mean_utility"] for r in common], [by_seed[r["seed"]] for r in common])
+            beats = diff.above_zero()
+            if agent != FLOOR:
+                wins.setdefault((agent, other), []).append((x, beats))
+            values = [*(str(v) for v in other), str(x)] if other else [str(x)]
+            lines.append(
+                f"| {' | '.join(values[-1:] + values[:-1])} | {agent} | "
+                f"{estimate([r['p_r1'] for r in own]).text(3)} | {diff.text()} | "
+                f"{estimate([r['gap_closed'] for r in own]).text()} | "
+                f"{'-' if agent == FLOOR else 'yes' if beats else 'no'} |"
+            )
+        lines.append("")
+        for (agent, other), results in wins.items():
+            suffix = "" if not other else f" ({dict(zip(keys[1:], other, strict=True))})"
+            lines.append(f"- {agent}{suffix}: {_where(keys[0], results)}")
+        lines.append("")
+    with atomic_write(path) as fh:
+        fh.write("\n".join(lines))
