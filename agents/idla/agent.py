@@ -81,7 +81,7 @@ class OnlineConfig:
     refresh_epochs: int = 15
     recent_periods: int = 288
     safe_periods: int = 24
-    trust: float | None = 0.15
+    trust: float | None = 0.2
 
     def __post_init__(self) -> None:
         for name in ("refresh_every", "refresh_epochs", "recent_periods", "safe_periods"):

@@ -41,6 +41,7 @@ import torch
 import yaml
 from stable_baselines3 import TD3
 from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
@@ -173,7 +174,8 @@ class TD3Agent(Agent):
         # SB3's set_env refuses another n_envs; the model only needs the env's size and spaces
         model.env = DummyVecEnv([lambda: CellSpaces(obs_space, act_space)] * self.spec.n_cells)
         model.n_envs = self.spec.n_cells
-        model.replay_buffer = model.replay_buffer_class(
+        buffer_class = model.replay_buffer_class or ReplayBuffer
+        model.replay_buffer = buffer_class(
             model.buffer_size, model.observation_space, model.action_space, device=model.device,
             n_envs=self.spec.n_cells, **(model.replay_buffer_kwargs or {}),
         )  # fmt: skip
