@@ -40,8 +40,8 @@ import numpy as np
 import torch
 import yaml
 from stable_baselines3 import TD3
-from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
