@@ -361,6 +361,7 @@ def bench(
     result = BenchResult(out)
     result.skipped = [j.folder for j in [*pretrain_jobs, *jobs] if j.done_file.is_file()]
     first = pretrain_jobs + [j for j in jobs if j.load_from is None]
+    first.sort(key=lambda j: "sim-oracle" not in j.agent)  # the longest runs start first
     result.ran = execute(first, executor, workers, address, progress)
     result.ran += execute([j for j in jobs if j.load_from], executor, workers, address, progress)
     meta = {"scenario": scenario, "overrides": extra, "quick": quick, "executor": executor,
