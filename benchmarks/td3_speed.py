@@ -1,6 +1,6 @@
 """Training throughput of the cell-wise TD3: SB3 ``learn()`` on the per-cell VecEnv of ``paper``.
 
-Usage: python benchmarks/td3_speed.py [--runs 3] [--periods 100] [--config agents/td3.yaml]
+Usage: python benchmarks/td3_speed.py [--runs 3] [--periods 100] [--config FILE.yaml]
 
 Rows (median of ``--runs`` runs of ``--periods`` VecEnv steps, each after a short warm-up):
 
@@ -91,10 +91,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--periods", type=int, default=100)
-    parser.add_argument("--config", default=None)
+    parser.add_argument("--config", default=None, help="YAML overriding TD3Config defaults")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    config = TD3Config.from_yaml(args.config)
+    config = TD3Config.from_yaml(args.config) if args.config else TD3Config()
     per_step = config.gradient_steps / config.train_freq
     rows: dict[str, list[float]] = {"paper CellVecEnv": [], "trivial env": [],
                                     "paper, no learning": []}  # fmt: skip
