@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 import slicesim
 
@@ -33,3 +35,15 @@ def loaded_config(tmp_path: Path) -> slicesim.ScenarioConfig:
 def shares(n_cells: int, row: list[float]) -> np.ndarray:
     """The same share row in every cell."""
     return np.tile(np.asarray(row, dtype=float), (n_cells, 1))
+
+
+def random_mlp(seed: int) -> nn.Module:
+    """The paper's estimator shape, random weights, x weights scaled so the share matters."""
+    torch.manual_seed(seed)
+    first = nn.Linear(13, 36)
+    with torch.no_grad():
+        first.weight[:, 0] *= 8.0
+    return nn.Sequential(
+        first, nn.ReLU(), nn.Linear(36, 24), nn.ReLU(), nn.Linear(24, 16),
+        nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid(),
+    ).eval()  # fmt: skip

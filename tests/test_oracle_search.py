@@ -12,18 +12,7 @@ from torch import Tensor, nn
 
 from agents.grid import compositions
 from agents.idla.oracle import grid_search
-
-
-def random_mlp(seed: int) -> nn.Module:
-    """The paper's estimator shape, random weights, x weights scaled so the share matters."""
-    torch.manual_seed(seed)
-    first = nn.Linear(13, 36)
-    with torch.no_grad():
-        first.weight[:, 0] *= 8.0
-    return nn.Sequential(
-        first, nn.ReLU(), nn.Linear(36, 24), nn.ReLU(), nn.Linear(24, 16),
-        nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid(),
-    )  # fmt: skip
+from tests.conftest import random_mlp
 
 
 def brute_force(

@@ -11,18 +11,7 @@ from agents.grid import compositions
 from agents.idla.estimator import QosEstimator
 from agents.idla.oracle import grid_search
 from agents.idla.search import grid_log_values, solve
-
-
-def random_mlp(seed: int) -> nn.Module:
-    """The paper's estimator shape, random weights, x weights scaled so the share matters."""
-    torch.manual_seed(seed)
-    first = nn.Linear(13, 36)
-    with torch.no_grad():
-        first.weight[:, 0] *= 8.0
-    return nn.Sequential(
-        first, nn.ReLU(), nn.Linear(36, 24), nn.ReLU(), nn.Linear(24, 16),
-        nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid(),
-    ).eval()  # fmt: skip
+from tests.conftest import random_mlp
 
 
 def utility(model: nn.Module, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
