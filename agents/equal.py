@@ -1,4 +1,4 @@
-"""Equal shares: the floor every result is read against (DESIGN section 1)."""
+"""Equal shares: the floor every result is read against."""
 
 from __future__ import annotations
 

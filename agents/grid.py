@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from slicesim.sim import equal_split
+
 __all__ = ["TIE_EPS", "best_levels", "compositions", "grid_units", "knapsack"]
 
 TIE_EPS = 1e-9
@@ -162,7 +164,7 @@ def best_levels(
     values = np.where(act[..., None], values, -np.inf)
     values[..., 0] = np.where(act, -np.inf if full else values[..., 0], 0.0)  # full: >= 1 unit
     if prefer is None:
-        pref = act * (n_units / np.maximum(act.sum(-1, keepdims=True), 1))
+        pref = equal_split(act) * n_units
     else:
         pref = np.asarray(prefer, dtype=np.float64)
     values -= TIE_EPS * (np.arange(n_values) - pref[..., None]) ** 2
@@ -176,7 +178,10 @@ def best_levels(
 
 def _rounded(prefer: np.ndarray, n_units: int) -> np.ndarray:
     """Integer levels near ``prefer`` (in units) that sum to at most ``n_units``."""
-    levels = np.floor(prefer).astype(np.int64)
-    over = np.maximum(levels.sum(-1) - n_units, 0)
-    levels[:, 0] -= np.minimum(over, levels[:, 0])
+    levels = np.floor(np.clip(prefer, 0, n_units)).astype(np.int64)
+    rows = np.arange(len(levels))
+    for _ in range(levels.shape[1]):  # take any excess from the largest levels first
+        over = np.maximum(levels.sum(-1) - n_units, 0)
+        top = levels.argmax(-1)
+        levels[rows, top] -= np.minimum(over, levels[rows, top])
     return levels

@@ -1,7 +1,7 @@
 """Simulator oracles: yardsticks that choose each period's shares by replaying the simulator.
 
 They are not controllers. A controller sees only the operator's O&M KPIs; these see the simulator
-itself (the documented exception of DESIGN section 1), through the runner's
+itself (the documented exception to "agents see only the O&M KPIs"), through the runner's
 ``bind_simulator(env)`` hook, and never change the live network: every replay runs on a replica
 built from the same scenario and seed (:meth:`slicesim.Network.replay`).
 
@@ -39,12 +39,13 @@ from agents.grid import best_levels, grid_units
 from slicesim.envs import SlicingEnv
 from slicesim.sim import Network, equal_split
 
-__all__ = ["SimOracleAgent", "SimOracleHindsightAgent", "oracle_periods"]
+__all__ = ["SimOracleAgent", "SimOracleHindsightAgent", "evaluated"]
 
 
-def oracle_periods(every: int, n_periods: int) -> np.ndarray:
-    """The periods an oracle with ``every = k`` evaluates: 0, k, 2k, ..."""
-    return np.arange(0, n_periods, every)
+def evaluated(periods: np.ndarray | int, every: int) -> np.ndarray:
+    """Whether an oracle with ``every = k`` evaluates each period: 0, k, 2k, ... (the periods a
+    benchmark then scores every agent on)."""
+    return np.asarray(periods) % every == 0
 
 
 class SimOracleAgent(Agent):
@@ -104,7 +105,7 @@ class SimOracleAgent(Agent):
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         active = np.asarray(info["active_next"], dtype=bool)
         net = self._network()
-        if net.period % self.every:
+        if not evaluated(net.period, self.every):
             return equal_split(active)
         state = net.get_state()
         replica = self._replica_of(net)
@@ -134,7 +135,7 @@ class SimOracleAgent(Agent):
         own loads on every state; the best replayed candidate wins, so the result is never
         worse on ``states`` than equal shares.
         """
-        equal = np.round(equal_split(active) * self.n_units) / self.n_units
+        equal = equal_split(active)  # exactly: a candidate of its own, off the grid if need be
         x = self._start(active)
         levels = self._levels(active)
         sweep = np.broadcast_to(levels[:, None, None] / self.n_units,
@@ -164,15 +165,17 @@ class SimOracleAgent(Agent):
         return best_x, float(best_u)
 
     def _levels(self, active: np.ndarray) -> np.ndarray:
-        """Share levels worth a replay: at least one step, at most what leaves the others one."""
-        most = self.n_units - max(int(active.sum(axis=1).max()) - 1, 0)
-        return np.arange(1, max(most, 1) + 1)
+        """Share levels worth a replay: from one step up to what leaves the other active slices
+        one step each (in the cell with the fewest active slices)."""
+        counts = active.sum(axis=1)
+        fewest = int(counts[counts > 0].min()) if (counts > 0).any() else 1
+        return np.arange(1, max(self.n_units - fewest + 1, 1) + 1)
 
     def _start(self, active: np.ndarray) -> np.ndarray:
         """Last evaluated period's shares if the slice set is the same; else equal shares."""
         if self._x_prev is not None and np.array_equal(self._x_prev > 0, active):
             return self._x_prev
-        return np.round(equal_split(active) * self.n_units) / self.n_units
+        return equal_split(active)
 
     def _network(self) -> Network:
         if self.env is None or self.env.net is None:

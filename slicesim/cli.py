@@ -32,7 +32,10 @@ def _nonneg_int(text: str) -> int:
 
 def _pos_int(text: str) -> int:
     """An argparse type: a whole number >= 1."""
-    value = _nonneg_int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
@@ -83,11 +86,11 @@ def _add_runs(p: argparse.ArgumentParser) -> None:
                    help="timelines compressed to 450 periods, 10 s windows")  # fmt: skip
     p.add_argument("--periods", type=_pos_int, default=None, metavar="N",
                    help="compress the timeline to N periods (phases scaled)")  # fmt: skip
-    p.add_argument("--oracle-draws", type=int, default=6, metavar="K",
+    p.add_argument("--oracle-draws", type=_pos_int, default=6, metavar="K",
                    help="sim-oracle: draws of each period it optimises over (>= 1)")  # fmt: skip
     p.add_argument(
         "--oracle-every",
-        type=int,
+        type=_pos_int,
         default=1,
         metavar="k",
         help="sim oracles evaluate every k-th period; all agents are scored there",

@@ -3,7 +3,7 @@
 Every numeric field carries its allowed range in ``metadata["range"]``; ``__post_init__``
 checks it and raises :class:`ConfigError` naming the field, the value and the range. Scenario
 files are read with ``yaml.safe_load``; unknown keys are errors. The physical defaults and their
-3GPP sources are listed in ``DESIGN.md`` section 3 and cited next to each field.
+3GPP sources are cited next to each field and listed in the README's model table.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class _Validated:
 
 @dataclass(frozen=True)
 class LayoutConfig(_Validated):
-    """Site layout: hexagonal grid with wrap-around (DESIGN section 3)."""
+    """Site layout: hexagonal grid with wrap-around."""
 
     n_sites: int = _num(1, 10_000, 4)
     """Sites in the wrap-around cluster; must be i^2 + ij + j^2 (1, 3, 4, 7, 12, 13, 19, ...)."""
@@ -130,7 +130,7 @@ class LayoutConfig(_Validated):
 
 @dataclass(frozen=True)
 class RadioConfig(_Validated):
-    """Carrier, power, propagation and link model (DESIGN section 3)."""
+    """Carrier, power, propagation and link model."""
 
     carrier_ghz: float = _num(0.5, 100, 2.6, "GHz")
     n_prb: int = _num(6, 275, 100)  # 20 MHz = 100 PRBs, TS 36.101 Table 5.6-1
@@ -160,7 +160,7 @@ class RadioConfig(_Validated):
 
 @dataclass(frozen=True)
 class SimConfig(_Validated):
-    """Time scales of the engine (DESIGN section 2)."""
+    """Time scales of the engine: a control period is simulated as a shorter stationary window."""
 
     period_s: float = _num(1, 86_400, 900.0, "s")
     """Network time one control period stands for (15 min in the paper)."""
@@ -217,7 +217,7 @@ class SliceConfig(_Validated):
 
 @dataclass(frozen=True)
 class TrafficConfig(_Validated):
-    """Traffic masks and the spatial distribution of users (DESIGN section 4)."""
+    """Traffic masks and the spatial distribution of users."""
 
     masks_csv: str | None = None
     """CSV of a user's own masks: one column per profile name, one row per period. A relative

@@ -3,7 +3,7 @@
 The built-in profiles are hourly means digitised from published measurements (Xu et al.,
 "Understanding mobile traffic patterns of large scale cellular towers in urban environment",
 IEEE/ACM ToN 2017, via the open mob-traffic-ds collection), 00:00 first, normalised to a peak of
-1 (DESIGN section 4). :mod:`slicesim.sim.traffic` turns them into per-period masks.
+1. :mod:`slicesim.sim.traffic` turns them into per-period masks.
 """
 
 from __future__ import annotations

@@ -107,7 +107,7 @@ def test_bench_errors(tmp_path, capsys):
     assert "argument --seeds: must be >= 1, got 0" in capsys.readouterr().err
     assert main(["bench", "--scenario", "small", "--agents", "sim-oracle", "--oracle-every",
                  "-1", "--out", str(tmp_path)]) == 2  # fmt: skip
-    assert "sim-oracle every = -1 is out of range: allowed >= 1" in capsys.readouterr().err
+    assert "argument --oracle-every: must be >= 1, got -1" in capsys.readouterr().err
     assert not (tmp_path / "report.md").exists()
 
 

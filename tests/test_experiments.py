@@ -90,7 +90,7 @@ def test_transfer_saves_loads_and_frozen_stays_frozen(tmp_path):
     bench(target, ["equal", "idla", "td3", "sim-oracle"], 1, out, periods=SHORT, oracle_draws=1,
           pretrain_scenario="small", progress=False)  # fmt: skip
     for agent in ("idla", "td3"):
-        assert (out / "pretrain" / f"{agent}-s0" / "agent").is_dir()
+        assert (out / "pretrain" / f"{agent}-small-s0" / "agent").is_dir()
     summaries = {
         p.name: json.loads((p / "summary.json").read_text()) for p in (out / "runs").iterdir()
     }
@@ -105,7 +105,7 @@ def test_transfer_saves_loads_and_frozen_stays_frozen(tmp_path):
     # the weights themselves: a frozen deployment changes nothing
     for cls, params in ((IDLAAgent, lambda a: a.model.state_dict()),
                         (TD3Agent, lambda a: a.model.policy.state_dict())):  # fmt: skip
-        agent = cls.load(out / "pretrain" / f"{cls.name}-s0" / "agent")
+        agent = cls.load(out / "pretrain" / f"{cls.name}-small-s0" / "agent")
         before = {k: v.clone() for k, v in params(agent).items()}
         run(make_env(target, {"timeline.n_periods": 12}), agent, progress=False, seed=3)
         assert all(torch.equal(before[k], v) for k, v in params(agent).items())

@@ -92,11 +92,25 @@ def test_shapes_bounds_ties_and_inactive_cells():
 def test_bad_input_is_a_clear_error(args, message):
     with pytest.raises(ValueError, match=message):
         solve(random_mlp(0), *args)
-    with pytest.raises(ValueError, match=r"x0 must lie in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"x0\[0, 0\] = nan: allowed \[0, 1\]"):
         solve(random_mlp(0), torch.randn(2, 3, 12), torch.ones(2, 3, dtype=torch.bool),
               torch.full((2, 3), float("nan")))  # fmt: skip
     with pytest.raises(ValueError, match="must divide step"):
         solve(random_mlp(0), torch.randn(2, 3, 12), torch.ones(2, 3, dtype=torch.bool), fine=0.03)
+    with pytest.raises(ValueError, match=r"fine = 0 is out of range: allowed \(0, step = 0.05\]"):
+        solve(random_mlp(0), torch.randn(2, 3, 12), torch.ones(2, 3, dtype=torch.bool), fine=0)
+    with pytest.raises(ValueError, match=r"upper must have shape \(2, 3\), got \(3,\)"):
+        solve(random_mlp(0), torch.randn(2, 3, 12), torch.ones(2, 3, dtype=torch.bool),
+              upper=torch.ones(3))  # fmt: skip
+
+
+def test_bounds_without_a_grid_point_keep_x0():
+    x0 = torch.tensor([[0.32, 0.33, 0.35]])
+    bounds = {"lower": x0 - 0.004, "upper": x0 + 0.004}  # no 0.05-grid point inside
+    x = solve(
+        random_mlp(2), torch.randn(1, 3, 12), torch.ones(1, 3, dtype=torch.bool), x0, **bounds
+    )
+    torch.testing.assert_close(x, x0)
 
 
 def test_nan_in_an_inactive_slice_is_ignored_and_the_model_untouched():

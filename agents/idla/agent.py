@@ -68,13 +68,15 @@ class OnlineConfig:
     """Continued learning and guards of ``idla`` (module docstring, items 2-4).
 
     Attributes:
-        refresh_every: periods between estimator refreshes (0: never refresh).
+        refresh_every: periods between estimator refreshes (0: none on a schedule; the end of
+            a safe start still refreshes).
         refresh_epochs: epochs of one refresh (warm start).
         recent_periods: a refresh trains on the samples of these last periods and as many
             samples drawn from the older ones.
         safe_periods: after a slice-set change, periods of equal shares before the estimator
             (refreshed with them) decides again.
-        trust: largest distance of a share from the equal split (None: no bound).
+        trust: largest distance of a share from the equal split (None: no bound); at least the
+            solver's grid step 0.05, so that the region always holds a grid point.
     """
 
     refresh_every: int = 96
@@ -88,8 +90,8 @@ class OnlineConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} = {value!r} is out of range: allowed integers >= 0")
-        if self.trust is not None and not 0.0 < self.trust <= 1.0:
-            raise ValueError(f"trust = {self.trust!r} is out of range: allowed (0, 1] or None")
+        if self.trust is not None and not 0.05 <= self.trust <= 1.0:
+            raise ValueError(f"trust = {self.trust!r} is out of range: allowed [0.05, 1] or None")
 
 
 class IDLAAgent(Agent):

@@ -21,7 +21,10 @@ import numpy as np
 
 from agents.base import SlicingSpec
 
-__all__ = ["SampleBuffer", "augment", "context"]
+__all__ = ["N_CONTEXT", "SampleBuffer", "augment", "context"]
+
+N_CONTEXT = 12
+"""Width of the context z: 5 past users, 5 past CQI, thr*, d* (paper eq. 8, H = 5)."""
 
 
 def context(obs: np.ndarray, spec: SlicingSpec) -> np.ndarray:

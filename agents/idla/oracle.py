@@ -1,11 +1,13 @@
 """The oracle of the paper (Section V-C): exhaustive grid search of IDLA's estimator.
 
-It learns the same estimator as IDLA (same collection in H0), then picks, per cell, the best point
-of the simplex grid with step 0.05. Like the paper's oracle it optimises the *estimated* utility;
-it measures the estimator, not the network (the simulator oracles of :mod:`agents.sim_oracle` do
-that). The objective ``sum_{s active} log(1 + f(x_s, z_s))`` is a sum of per-slice terms, so each
-active slice is evaluated once at the ``1/step + 1`` grid values (one batched model call for all
-cells) and :func:`agents.grid.best_levels` scores every grid point by lookup.
+It learns the same estimator as the paper's IDLA (same collection in H0), then picks, per cell,
+the best point of the simplex grid with step 0.05. Like the paper's oracle it optimises the
+*estimated* utility; it measures the estimator, not the network (the simulator oracles of
+:mod:`agents.sim_oracle` do that). The objective ``sum_{s active} log(1 + f(x_s, z_s))`` is a sum
+of per-slice terms, so each active slice is evaluated once at the ``1/step + 1`` grid values (one
+batched model call for all cells) and an exact knapsack over the slices
+(:func:`agents.grid.best_levels`) finds the best grid point: the same point as scoring all of
+them.
 
 Ties: where the estimator is saturated (f = 1 at many shares) many points tie; they go to the
 point nearest to equal shares among the allocations that use the whole cell and give every active
@@ -14,12 +16,14 @@ slice at least one step (an unallocated PRB serves nobody under strict isolation
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from agents.grid import best_levels, grid_units
 from agents.idla.agent import IDLAPaperAgent
-from agents.idla.solver import N_FEATURES, frozen_model, model_rows
+from agents.idla.search import check_inputs, grid_log_values
+from agents.idla.solver import frozen_model
 
 __all__ = ["OracleAgent", "grid_search", "value_table"]
 
@@ -35,7 +39,7 @@ def grid_search(
     """Best grid shares per cell for the estimator utility, by exhaustive search.
 
     Args:
-        model: QoS estimator ``(N, 13) -> (N, 1)`` in ``[0, 1]``; copied, never modified.
+        model: QoS estimator ``(N, 13) -> (N, 1)`` in ``[0, 1]``; never modified.
         z: Context features ``(B, S, 12)``, normalised as the estimator was trained.
         active: Bool mask ``(B, S)``; inactive slices get share 0.
         step: Grid spacing; ``1 / step`` must be an integer (paper: 0.05).
@@ -47,46 +51,28 @@ def grid_search(
         float32 shares ``(B, S)`` on the grid, row sums ``<= 1``.
     """
     n_units = grid_units(step)
-    _check(z, active)
+    check_inputs(z, active)
     table = value_table(model, z, active.bool(), n_units, chunk_rows)
     return best_levels(table, active.bool(), full=full).to(torch.float32) / n_units
 
 
-def _check(z: Tensor, active: Tensor) -> None:
-    """Shapes ``z (B, S, 12)`` and ``active (B, S)``."""
-    if z.dim() != 3 or z.shape[-1] != N_FEATURES:
-        raise ValueError(f"z must have shape (B, S, {N_FEATURES}), got {tuple(z.shape)}")
-    if tuple(active.shape) != tuple(z.shape[:2]):
-        raise ValueError(f"active must have shape {tuple(z.shape[:2])}, got {tuple(active.shape)}")
-
-
 def value_table(
     model: nn.Module, z: Tensor, active: Tensor, n_units: int, chunk_rows: int = 32768
-) -> Tensor:
+) -> np.ndarray:
     """``log(1 + f(u / n_units, z_s))`` per cell, slice and level u: ``(B, S, n_units + 1)``.
 
     Inactive slices' rows are left at 0 (:func:`~agents.grid.best_levels` ignores them).
     """
-    frozen = frozen_model(model)
-    grid = torch.arange(n_units + 1, dtype=torch.float32) / n_units
-    z_act = z.detach().float()[active]  # one row per active (cell, slice)
-    per_call = max(1, chunk_rows // len(grid))
-    table = torch.zeros((*active.shape, len(grid)))
-    with torch.no_grad():
-        vals = [
-            _grid_values(frozen, z_act[a : a + per_call], grid)
-            for a in range(0, z_act.shape[0], per_call)
-        ]
-    if vals:
-        table[active] = torch.cat(vals)
+    if model.training:
+        model = frozen_model(model)
+    table = np.zeros((*active.shape, n_units + 1))
+    z_act = z.detach().float()[active]
+    if len(z_act):
+        shares = (torch.arange(n_units + 1, dtype=torch.float32) / n_units).expand(len(z_act), -1)
+        with torch.no_grad():
+            values = grid_log_values(model, z_act, shares.contiguous(), chunk_rows).numpy()
+        table[active.numpy()] = values
     return table
-
-
-def _grid_values(model: nn.Module, z: Tensor, grid: Tensor) -> Tensor:
-    """``log(1 + f(grid_u, z_a))`` for slices ``z (A, 12)``, shape ``(A, len(grid))``."""
-    x_rows = grid.repeat(z.shape[0])
-    z_rows = z.repeat_interleave(grid.shape[0], dim=0)
-    return torch.log1p(model_rows(model, x_rows, z_rows)).view(z.shape[0], grid.shape[0])
 
 
 class OracleAgent(IDLAPaperAgent):

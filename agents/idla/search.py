@@ -27,10 +27,11 @@ import torch
 from torch import Tensor, nn
 
 from agents.grid import TIE_EPS, best_levels, grid_units, knapsack
+from agents.idla.dataset import N_CONTEXT
+from agents.idla.solver import frozen_model
+from slicesim.sim import equal_split
 
-__all__ = ["grid_log_values", "solve"]
-
-N_CONTEXT = 12  # z: 5 past users, 5 past CQI, thr*, d* (paper eq. 8, H = 5)
+__all__ = ["check_inputs", "grid_log_values", "solve"]
 
 
 def grid_log_values(model: nn.Module, z: Tensor, x: Tensor, chunk_rows: int = 65536) -> Tensor:
@@ -56,20 +57,36 @@ def grid_log_values(model: nn.Module, z: Tensor, x: Tensor, chunk_rows: int = 65
     return out
 
 
-def _check(z: Tensor, active: Tensor, x0: Tensor | None) -> None:
+def check_inputs(
+    z: Tensor,
+    active: Tensor,
+    x0: Tensor | None = None,
+    lower: Tensor | None = None,
+    upper: Tensor | None = None,
+) -> None:
+    """The checks of :func:`solve`'s arrays (also used by the grid oracle).
+
+    Raises:
+        ValueError: naming the argument, its expected shape or range, and the offending entry.
+    """
     if z.dim() != 3 or z.shape[-1] != N_CONTEXT:
         raise ValueError(f"z must have shape (B, S, {N_CONTEXT}), got {tuple(z.shape)}")
-    if tuple(active.shape) != tuple(z.shape[:2]):
-        raise ValueError(f"active must have shape {tuple(z.shape[:2])}, got {tuple(active.shape)}")
+    shape = tuple(z.shape[:2])
+    if tuple(active.shape) != shape:
+        raise ValueError(f"active must have shape {shape}, got {tuple(active.shape)}")
     bad = ~torch.isfinite(z).all(-1) & active.bool()
     if bad.any():
         b, s = (int(i) for i in bad.nonzero()[0])
         raise ValueError(f"z[{b}, {s}] (cell {b}, slice column {s}) is not finite")
-    if x0 is not None:
-        if tuple(x0.shape) != tuple(active.shape):
-            raise ValueError(f"x0 must have shape {tuple(active.shape)}, got {tuple(x0.shape)}")
-        if not bool(((x0 >= 0) & (x0 <= 1)).all()):  # NaN fails too
-            raise ValueError("x0 must lie in [0, 1]")
+    for name, value in (("x0", x0), ("lower", lower), ("upper", upper)):
+        if value is None:
+            continue
+        if tuple(value.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {tuple(value.shape)}")
+        outside = ~((value >= 0) & (value <= 1))  # NaN fails too
+        if outside.any():
+            b, s = (int(i) for i in outside.nonzero()[0])
+            raise ValueError(f"{name}[{b}, {s}] = {float(value[b, s])}: allowed [0, 1]")
 
 
 def solve(
@@ -104,21 +121,26 @@ def solve(
 
     Returns:
         float32 shares ``(B, S)``: ``x >= 0``, rows summing to 1 (``full``) or at most 1,
-        inactive slices and cells without an active slice exactly 0.
+        inactive slices and cells without an active slice exactly 0. A cell whose bounds leave
+        no point of the coarse grid gets ``x0`` (or equal shares) as it is.
 
     Raises:
-        ValueError: wrong shapes, a non-finite z of an active slice, x0 outside [0, 1], a step
-            or fine that does not divide.
+        ValueError: wrong shapes, a non-finite z of an active slice, x0 or bounds outside
+            [0, 1], a step or fine that does not divide, a negative span, chunk_rows < 1.
     """
     n_units = grid_units(step)
+    if not 0.0 < fine <= step:
+        raise ValueError(f"fine = {fine!r} is out of range: allowed (0, step = {step}]")
     ratio = round(step / fine)
-    if ratio < 1 or abs(ratio * fine - step) > 1e-9:
+    if abs(ratio * fine - step) > 1e-9:
         raise ValueError(f"fine = {fine!r} must divide step = {step!r}")
     span = ratio - 1 if span is None else span
+    if span < 0 or chunk_rows < 1:
+        raise ValueError(f"span = {span} and chunk_rows = {chunk_rows}: allowed >= 0 and >= 1")
     active = active.bool()
-    _check(z, active, x0)
+    check_inputs(z, active, x0, lower, upper)
     if model.training:  # dropout or batch-norm estimators must not be sampled while searched
-        model = _eval_copy(model)
+        model = frozen_model(model)
     act = active.numpy()
     bounds = (None if lower is None else lower.double().numpy(),
               None if upper is None else upper.double().numpy())  # fmt: skip
@@ -132,10 +154,12 @@ def solve(
         table = _bounded(table, np.arange(n_units + 1) / n_units, *bounds)
         coarse = best_levels(table, act, full=full, prefer=prefer * n_units).numpy()
         x = coarse / n_units
+        centre = np.take_along_axis(table, coarse[..., None], axis=-1)[..., 0]
+        lost = act.any(-1) & ~np.isfinite(np.where(act, centre, 0.0).sum(-1))
         if span > 0:
-            centre = np.take_along_axis(table, coarse[..., None], axis=-1)[..., 0]
-            x = _refine(model, z_act, act, x, centre, prefer, span, fine, full, bounds,
-                        chunk_rows)  # fmt: skip
+            x = _refine(model, z_act, act, x, np.where(lost[:, None], 0.0, centre), prefer, span,
+                        fine, full, bounds, chunk_rows)  # fmt: skip
+        x[lost] = prefer[lost]  # bounds with no grid point: keep the preferred shares
     return torch.from_numpy(np.where(act, x, 0.0).astype(np.float32))
 
 
@@ -151,9 +175,7 @@ def _coarse_levels(active: np.ndarray, n_units: int, full: bool) -> np.ndarray:
 
 def _prefer(active: np.ndarray, x0: Tensor | None) -> np.ndarray:
     """Where ties go: ``x0``, or equal shares over the active slices."""
-    if x0 is not None:
-        return x0.detach().double().numpy()
-    return active / np.maximum(active.sum(-1, keepdims=True), 1)
+    return equal_split(active) if x0 is None else x0.detach().double().numpy()
 
 
 def _table(
@@ -214,9 +236,3 @@ def _refine(
     spare = n_fine - np.round(coarse * n_fine).astype(np.int64).sum(-1)
     levels = knapsack(table, active.shape[1] * span + spare, exact=full)
     return coarse + (levels - span) * fine
-
-
-def _eval_copy(model: nn.Module) -> nn.Module:
-    import copy
-
-    return copy.deepcopy(model).eval()

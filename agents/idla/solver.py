@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-N_FEATURES = 12  # z: 5 past users, 5 past CQI, thr*, d* (paper eq. 8, H = 5)
+from agents.idla.dataset import N_CONTEXT
+
 _BIG = 1e6  # clamp for diverged iterates, so the projection's sums stay finite
 
 
@@ -38,7 +39,7 @@ def model_rows(model: nn.Module, x: Tensor, z: Tensor) -> Tensor:
 
 
 def _chunked(fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, z: Tensor, chunk: int) -> Tensor:
-    """Apply the row function ``fn(x, z) -> (n,)`` chunk by chunk (DESIGN section 9)."""
+    """Apply the row function ``fn(x, z) -> (n,)`` chunk by chunk (20-50 k rows: fastest)."""
     if x.shape[0] <= chunk:
         return fn(x, z)
     return torch.cat([fn(x[a : a + chunk], z[a : a + chunk]) for a in range(0, x.shape[0], chunk)])
@@ -96,7 +97,7 @@ def utility(
 def _utility(model: nn.Module, z: Tensor, active: Tensor, x: Tensor, chunk: int) -> Tensor:
     """``utility`` on a frozen model without the copy; ``x`` may carry extra leading dims."""
     mask = active.expand_as(x)
-    zr = z.expand(*x.shape, N_FEATURES)[mask]
+    zr = z.expand(*x.shape, N_CONTEXT)[mask]
     vals = _chunked(lambda xc, zc: torch.log1p(model_rows(model, xc, zc)), x[mask], zr, chunk)
     return torch.zeros_like(x).masked_scatter(mask, vals).sum(-1)
 
@@ -129,7 +130,7 @@ class LagrangianSolver:
         max_rate: Cap on the curvature-scaled primal rate ``b_s``.
         max_step: Cap on each slice's move per iteration (a trust region; shares live in [0, 1]).
         curvature_rates: Scale each slice's primal rate by its secant curvature.
-        chunk_rows: Rows per model call (DESIGN section 9: 20-50 k rows is fastest on CPU).
+        chunk_rows: Rows per model call (20-50 k rows is fastest on CPU).
     """
 
     starts: int = 5
@@ -200,7 +201,7 @@ class LagrangianSolver:
     def _iterate(self, model: nn.Module, z: Tensor, act: Tensor, x: Tensor) -> Tensor:
         """Primal-dual steps of eq. 15 on every path until ``max_iter`` or all paths stopped."""
         paths = _Paths(x, act.expand_as(x), 1.0 / self.lr_x)
-        z_rows = z.unsqueeze(1).expand(*x.shape, N_FEATURES).reshape(-1, N_FEATURES)
+        z_rows = z.unsqueeze(1).expand(*x.shape, N_CONTEXT).reshape(-1, N_CONTEXT)
         grad = _objective_grad(model)
         for i in range(self.max_iter):
             index = paths.rows()
@@ -291,8 +292,8 @@ def _objective_grad(model: nn.Module) -> Callable[[Tensor, Tensor], Tensor]:
 
 def _prepare(z: Tensor, active: Tensor, x0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Check shapes; return float32 copies (never inference tensors) and a bool mask."""
-    if z.dim() != 3 or z.shape[-1] != N_FEATURES:
-        raise ValueError(f"z must have shape (B, S, {N_FEATURES}), got {tuple(z.shape)}")
+    if z.dim() != 3 or z.shape[-1] != N_CONTEXT:
+        raise ValueError(f"z must have shape (B, S, {N_CONTEXT}), got {tuple(z.shape)}")
     if tuple(active.shape) != tuple(z.shape[:2]) or tuple(x0.shape) != tuple(z.shape[:2]):
         raise ValueError(
             f"active and x0 must have shape {tuple(z.shape[:2])}, "

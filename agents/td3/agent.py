@@ -163,6 +163,9 @@ class TD3Agent(Agent):
                     f"and action shape {self.model.action_space.shape}; this env's cells give "
                     f"{obs_space.shape}, {act_space.shape}"
                 )
+        if self.model is not None:  # a rebuild (another slice set): explore, then train again
+            self.explore_start, self.collect = self.steps, self.config.reexplore_periods
+            self.noise_start = self.steps + self.collect
         env = DummyVecEnv([lambda: CellSpaces(obs_space, act_space)] * self.spec.n_cells)
         self.model = build_model(self.config, env, self.seed)
         self.trained = False

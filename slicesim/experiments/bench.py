@@ -83,8 +83,7 @@ def make_agent(spec: str, **options: Any) -> Any:
         cls = getattr(importlib.import_module(module_name), cls_name)
     except (ImportError, AttributeError) as err:
         raise ValueError(f"agent {spec!r} cannot be imported: {err}") from None
-    accepted = inspect.signature(cls).parameters
-    agent = cls(**{k: v for k, v in options.items() if k in accepted})
+    agent = cls(**agent_options(spec, options))
     if not callable(getattr(agent, "act", None)):
         raise ValueError(f"agent {spec!r}: {cls_name} has no act(obs, info) method")
     return agent
@@ -99,6 +98,12 @@ def agent_class(spec: str) -> Any:
     """The class behind an agent spec (after :func:`make_agent` checked it)."""
     module_name, _, cls_name = BUILTIN_AGENTS.get(spec, spec).partition(":")
     return getattr(importlib.import_module(module_name), cls_name)
+
+
+def agent_options(spec: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``options`` the agent's constructor takes (the rest does not change its runs)."""
+    accepted = inspect.signature(agent_class(spec)).parameters
+    return {k: v for k, v in options.items() if k in accepted}
 
 
 def transfer_modes(spec: str) -> list[str]:
@@ -145,6 +150,32 @@ class Job:
         """The agent's name in reports."""
         return self.label or agent_label(self.agent)
 
+    def fingerprint(self) -> dict[str, Any]:
+        """What makes the run's results (not how it shows progress or writes CSV)."""
+        return json.loads(json.dumps({k: v for k, v in asdict(self).items()
+                                      if k not in ("progress", "csv")}, default=str))  # fmt: skip
+
+    def finished(self) -> bool:
+        """Whether the run is done with these very settings.
+
+        Raises:
+            ValueError: the folder holds a finished run made with other settings (mixing them
+                would make the report wrong): use another ``--out``.
+        """
+        if not self.done_file.is_file():
+            return False
+        made = Path(self.folder) / "job.json"
+        before = json.loads(made.read_text()) if made.is_file() else None
+        if before != self.fingerprint():
+            diff = sorted(
+                k for k in self.fingerprint() if (before or {}).get(k) != self.fingerprint()[k]
+            )
+            raise ValueError(
+                f"{self.folder} holds a run made with other settings ({', '.join(diff)}): "
+                "give another --out (or remove it) to run with these"
+            )
+        return True
+
 
 def _build_agent(job: Job) -> Any:
     if job.load_from is None:
@@ -173,10 +204,15 @@ def run_job(job: Job) -> dict[str, Any]:
     if report is not None and hasattr(report, "errors"):
         with atomic_write(folder / "estimator_errors.npy", "wb") as fh:
             np.save(fh, report.errors)
+        target = getattr(getattr(agent, "train_config", None), "target", "r")
+        with atomic_write(folder / "estimator.json") as fh:
+            json.dump({"target": target, **report.as_dict()}, fh, indent=2)
     if job.save_to is not None:
         agent.save(job.save_to)
     seconds = time.perf_counter() - start
     trajectory.meta["seconds"] = seconds
+    with atomic_write(folder / "job.json") as fh:
+        json.dump(job.fingerprint(), fh, indent=2)
     trajectory.save(folder, csv=job.csv)  # summary.json last: it marks the run as finished
     return {"agent": trajectory.agent, "seed": job.seed, "seconds": seconds}
 
@@ -189,7 +225,7 @@ def execute(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Run the jobs that have not finished yet, on the local process pool or Ray."""
-    todo = [job for job in jobs if not job.done_file.is_file()]
+    todo = [job for job in jobs if not job.finished()]
     if executor == "ray":
         return run_ray(todo, workers, address, progress)
     return run_local(todo, workers, progress)
@@ -318,8 +354,8 @@ def bench(
     out = Path(out)
 
     def job(spec: str, seed: int, folder: str, **kw: Any) -> Job:
-        return Job(scenario, extra, spec, seed, str(out / folder), options, csv,
-                   progress=progress and workers <= 1, **kw)  # fmt: skip
+        return Job(scenario, extra, spec, seed, str(out / folder), agent_options(spec, options),
+                   csv, progress=progress and workers <= 1, **kw)  # fmt: skip
 
     jobs = [job(spec, seed, f"runs/{agent_label(spec)}-s{seed}") for seed in range(seeds)
             for spec in agents]  # fmt: skip
@@ -327,14 +363,15 @@ def bench(
     pretrain_jobs: list[Job] = []
     if pretrain_scenario is not None:
         _, pre_extra = scenario_overrides(pretrain_scenario, quick, periods, None)
-        transfer = {"from": pretrain_scenario, "agents": {}}
+        src = Path(pretrain_scenario).stem  # a name or a file's name, for folders and labels
+        transfer = {"from": src, "agents": {}}
         for spec in agents:
             modes, label = transfer_modes(spec), agent_label(spec)
             if not modes:
                 continue
-            transfer["agents"][label] = [f"{label} ({pretrain_scenario}, {m})" for m in modes]
+            transfer["agents"][label] = [f"{label} ({src}, {m})" for m in modes]
             for seed in range(seeds):
-                saved = out / "pretrain" / f"{label}-s{seed}"
+                saved = out / "pretrain" / f"{label}-{src}-s{seed}"
                 pretrain_jobs.append(
                     Job(
                         pretrain_scenario,
@@ -342,7 +379,7 @@ def bench(
                         spec,
                         seed,
                         str(saved),
-                        options,
+                        agent_options(spec, options),
                         label=label,
                         save_to=str(saved / "agent"),
                     )
@@ -351,15 +388,15 @@ def bench(
                     job(
                         spec,
                         seed,
-                        f"runs/{label}-from-{pretrain_scenario}-{m}-s{seed}",
-                        label=f"{label} ({pretrain_scenario}, {m})",
+                        f"runs/{label}-from-{src}-{m}-s{seed}",
+                        label=f"{label} ({src}, {m})",
                         load_from=str(saved / "agent"),
                         learn=m == "online",
                     )
                     for m in modes
                 ]
     result = BenchResult(out)
-    result.skipped = [j.folder for j in [*pretrain_jobs, *jobs] if j.done_file.is_file()]
+    result.skipped = [j.folder for j in [*pretrain_jobs, *jobs] if j.finished()]
     first = pretrain_jobs + [j for j in jobs if j.load_from is None]
     first.sort(key=lambda j: "sim-oracle" not in j.agent)  # the longest runs start first
     result.ran = execute(first, executor, workers, address, progress)

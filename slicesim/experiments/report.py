@@ -11,6 +11,7 @@ each as a mean with its 95 % interval over seeds.
 from __future__ import annotations
 
 import io
+import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from agents.runner import Trajectory
+from agents.sim_oracle import evaluated
 from slicesim.config import ScenarioConfig
 from slicesim.experiments.stats import Estimate, estimate, gap_closed, paired
 from slicesim.io import atomic_write
@@ -71,7 +73,7 @@ def run_metrics(traj: Trajectory, collect: int, every: int, day: int) -> dict[st
     """One run's metrics per slice set: subsets ``all`` and ``busy``, recovery, timings."""
     periods = traj.periods
     keys = slice_set_keys(traj)
-    scored = (periods >= collect) & (periods % every == 0)
+    scored = (periods >= collect) & evaluated(periods, every)
     demand = traj.series("expected_demand_mbps")
     qos, active = traj.stacked("qos"), traj.stacked("active")
     mean_r = np.array([q[a].mean() if a.any() else 1.0 for q, a in zip(qos, active, strict=True)])
@@ -127,6 +129,9 @@ def summarise(runs: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
             for name in ("decision_ms", "recovery_periods", "converged_p_r1"):
                 values = [per_seed[s][key][name] for s in seeds if key in per_seed[s]]
                 entry[name] = estimate([np.nan if v is None else v for v in values])
+            recovered = [per_seed[s][key]["recovery_periods"] is not None for s in seeds
+                         if key in per_seed[s]]  # fmt: skip
+            entry["recovered"] = f"{sum(recovered)}/{len(recovered)}"
             entry["learn_s"] = estimate([per_seed[s]["learn_s"] for s in seeds])
             entry["learned"] = all(per_seed[s]["stats"].get("learned", True) for s in seeds)
             out[agent][key] = entry
@@ -184,15 +189,17 @@ def fig2_masks(config: ScenarioConfig, path: Path) -> None:
     _save(fig, path)
 
 
-def fig3_mae(errors: np.ndarray | None, path: Path) -> None:
+def fig3_mae(errors: np.ndarray | None, target: str, path: Path) -> None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.2))
     if errors is None:
         ax.text(0.5, 0.5, "no IDLA run: no estimator", ha="center", va="center")
     else:
         ax.hist(errors, bins=50)
-        ax.set(xlabel="absolute error of r (test split)", ylabel="samples",
-               title=f"QoS estimator MAE {errors.mean():.4f} (paper 0.0639)")  # fmt: skip
+        what = "r" if target == "r" else "E[log(1 + r)] / log 2"
+        paper = " (paper 0.0639)" if target == "r" else ""
+        ax.set(xlabel=f"absolute error of {what} (test split)", ylabel="samples",
+               title=f"QoS estimator MAE {errors.mean():.4f}{paper}")  # fmt: skip
     fig.tight_layout()
     _save(fig, path)
 
@@ -233,7 +240,7 @@ def fig5_cdf(runs: dict[str, Trajectory], collect: int, every: int, path: Path) 
     for ax, key in zip(axes[0], keys, strict=True):
         for name, traj in runs.items():
             p = traj.periods
-            sel = (slice_set_keys(traj) == key) & (p >= collect) & (p % every == 0)
+            sel = (slice_set_keys(traj) == key) & (p >= collect) & evaluated(p, every)
             if not sel.any():
                 continue
             r = np.sort(traj.stacked("qos")[sel][traj.stacked("active")[sel]])
@@ -300,7 +307,7 @@ def _recovery(summary: dict[str, Any], day: int) -> list[str]:
         for key, e in per.items():
             paper = PAPER["p_qos_1"].get(key, "") if agent.startswith("idla") else ""
             lines.append(
-                f"| {agent} | {key} | {e['recovery_periods'].text(0)} | "
+                f"| {agent} | {key} | {e['recovery_periods'].text(0)} ({e['recovered']} seeds) | "
                 f"{e['converged_p_r1'].text(3)} | {paper} |"
             )
     return lines
@@ -353,6 +360,21 @@ def _findings(summary: dict[str, Any]) -> list[str]:
     return out
 
 
+def _estimator_errors(done: Sequence[Any]) -> tuple[np.ndarray | None, str]:
+    """Test errors of a trained estimator, an r-target one first (the paper's units)."""
+    found = []
+    for job in done:
+        folder = Path(job.folder)
+        if (folder / "estimator_errors.npy").is_file():
+            meta = folder / "estimator.json"
+            target = json.loads(meta.read_text()).get("target", "r") if meta.is_file() else "r"
+            found.append((target != "r", np.load(folder / "estimator_errors.npy"), target))
+    if not found:
+        return None, "r"
+    _, errors, target = min(found, key=lambda f: f[0])
+    return errors, target
+
+
 def write_report(
     out: Path,
     config: ScenarioConfig,
@@ -372,12 +394,10 @@ def write_report(
         if job.seed == min(j.seed for j in done):
             first[traj.agent] = traj
     summary = summarise(per_run)
-    errors_file = next((Path(j.folder) / "estimator_errors.npy" for j in done
-                        if (Path(j.folder) / "estimator_errors.npy").is_file()), None)  # fmt: skip
-    errors = np.load(errors_file) if errors_file else None
+    errors, target = _estimator_errors(done)
     if figures:
         fig2_masks(config, out / "fig2_traffic_mask.png")
-        fig3_mae(errors, out / "fig3_estimator_mae.png")
+        fig3_mae(errors, target, out / "fig3_estimator_mae.png")
         fig4_throughput(first, config, out / "fig4_throughput.png")
         fig5_cdf(first, collect, every, out / "fig5_qos_cdf.png")
     seeds = sorted({job.seed for job in done})
@@ -406,13 +426,18 @@ def write_report(
         "",
         "## Recovery after a slice-set change and the paper's figures",
         "",
-        "Recovery = periods from the slice set's first scored period until the first whole day "
-        f"({day} periods) whose mean r reaches 98 % of the agent's converged mean (second half "
-        "of the set's periods); converged P(r = 1) over that second half.",
+        "Recovery = periods from the slice set's first scored period until the first block of a "
+        f"day ({day} periods; a quarter of the set's periods if that is shorter) whose mean r "
+        "reaches 98 % of the agent's converged mean (second half of the set's periods), over the "
+        "seeds that reach it; converged P(r = 1) over that second half.",
         "",
         *_recovery(summary, day),
         "",
-        f"Estimator test MAE: {errors.mean():.4f} (paper {PAPER['estimator_mae']})."
+        (
+            f"Estimator test MAE of r: {errors.mean():.4f} (paper {PAPER['estimator_mae']})."
+            if target == "r"
+            else f"Estimator test MAE of E[log(1 + r)] / log 2: {errors.mean():.4f}."
+        )
         if errors is not None
         else "",
         "Figures: fig2_traffic_mask.png, fig3_estimator_mae.png, fig4_throughput.png, "

@@ -32,12 +32,13 @@ from slicesim.config import ConfigError
 from slicesim.experiments.bench import (
     Job,
     agent_label,
+    agent_options,
     check_options,
     execute,
     scenario_overrides,
 )
 from slicesim.experiments.report import FLOOR, YARDSTICK, write_report
-from slicesim.experiments.stats import estimate, paired
+from slicesim.experiments.stats import Estimate
 from slicesim.io import atomic_write, write_csv
 
 __all__ = ["COLUMNS", "SweepResult", "parse_sets", "sweep"]
@@ -79,6 +80,9 @@ class SweepResult:
     points: list[dict[str, Any]] = field(default_factory=list)
     ran: list[dict[str, Any]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    """``sweep.csv``'s rows: per point, agent, seed and slice set."""
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    """Per point, agent and slice set: the estimates over seeds (``Estimate``)."""
 
 
 def sweep(
@@ -122,7 +126,7 @@ def sweep(
                 spec,
                 seed,
                 str(folder / "runs" / f"{agent_label(spec)}-s{seed}"),
-                options,
+                agent_options(spec, options),
             )
             for seed in range(seeds)
             for spec in agents
@@ -138,15 +142,17 @@ def sweep(
         with atomic_write(folder / "bench.json") as fh:
             json.dump({**meta, **numbers}, fh, indent=2, default=str)
         result.rows += _rows(point, numbers["per_run"])
+        result.cells += _cells(point, numbers["summary"])
     table = {k: np.array([row[k] for row in result.rows]) for k in (*keys, *COLUMNS)}
     write_csv(out / "sweep.csv", table)
-    _figure(result.rows, keys, out / "sweep.png")
-    _report(result.rows, keys, scenario, seeds, out / "report.md")
+    _figure(result.cells, keys, out / "sweep.png")
+    _report(result.cells, keys, scenario, seeds, out / "report.md")
     return result
 
 
 def _rows(point: dict[str, Any], per_run: dict[str, dict[int, Any]]) -> list[dict[str, Any]]:
-    """``sweep.csv`` rows of one point: agent, seed and slice set (all scored periods)."""
+    """``sweep.csv`` rows of one point: agent, seed and slice set (all scored periods); the gap
+    closed of one seed is its own ratio (the reports use the ratio of the seeds' means)."""
     rows = []
     floor, bound = per_run.get(FLOOR, {}), per_run.get(YARDSTICK, {})
     for agent, seeds in per_run.items():
@@ -167,36 +173,51 @@ def _rows(point: dict[str, Any], per_run: dict[str, dict[int, Any]]) -> list[dic
     return rows
 
 
-def _groups(rows: list[dict[str, Any]], keys: list[str]) -> dict[tuple, list[dict[str, Any]]]:
-    """Rows grouped by (slices, agent, the other keys' values, the first key's value)."""
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for row in rows:
-        other = tuple(row[k] for k in keys[1:])
-        groups.setdefault((row["slices"], row["agent"], other, row[keys[0]]), []).append(row)
-    return groups
+def _cells(point: dict[str, Any], summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record per agent and slice set of a point: its estimates over seeds (the report's)."""
+    metrics = ("p_r1", "gap_closed", "diff_vs_equal")
+    out = []
+    for agent, per in summary.items():
+        for key, e in per.items():
+            estimates = {m: Estimate(**_est(e["all"][m])) for m in metrics}
+            out.append({**point, "agent": agent, "slices": key, **estimates})
+    return out
 
 
-def _figure(rows: list[dict[str, Any]], keys: list[str], path: Path) -> None:
+def _est(plain: dict[str, Any]) -> dict[str, Any]:
+    return {"mean": plain["mean"], "half_width": plain["ci95"], "n": plain["n"]}
+
+
+def _lines(cells: list[dict[str, Any]], keys: list[str]) -> dict[tuple, list[dict[str, Any]]]:
+    """Records grouped by (slices, agent, the other keys' values), sorted by the first key."""
+    lines: dict[tuple, list[dict[str, Any]]] = {}
+    for cell in cells:
+        other = tuple(cell[k] for k in keys[1:])
+        lines.setdefault((cell["slices"], cell["agent"], other), []).append(cell)
+    return {k: sorted(v, key=lambda c: _order(c[keys[0]])) for k, v in lines.items()}
+
+
+def _figure(cells: list[dict[str, Any]], keys: list[str], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = _groups(rows, keys)
-    sets = list(dict.fromkeys(g[0] for g in groups))
+    lines = _lines(cells, keys)
+    sets = list(dict.fromkeys(k[0] for k in lines))
     fig, axes = plt.subplots(2, len(sets), figsize=(4.6 * len(sets), 6), squeeze=False)
-    lines = dict.fromkeys((g[0], g[1], g[2]) for g in groups)
     for col, key in enumerate(sets):
-        for s, agent, other in (line for line in lines if line[0] == key):
-            xs = sorted({g[3] for g in groups if g[:3] == (s, agent, other)}, key=_order)
+        for (s, agent, other), points in lines.items():
+            if s != key:
+                continue
+            xs = [c[keys[0]] for c in points]
+            pos = np.array(xs) if all(_numeric(x) for x in xs) else np.arange(len(xs))
             label = agent + ("" if not other else f" {dict(zip(keys[1:], other, strict=True))}")
             for row, metric in enumerate(("p_r1", "gap_closed")):
                 if metric == "gap_closed" and agent == FLOOR:
                     continue
-                est = [estimate([r[metric] for r in groups[(s, agent, other, x)]]) for x in xs]
-                mean = np.array([e.mean for e in est])
-                half = np.nan_to_num(np.array([e.half_width for e in est]))
-                pos = np.arange(len(xs)) if not all(_numeric(x) for x in xs) else np.array(xs)
+                mean = np.array([c[metric].mean for c in points])
+                half = np.nan_to_num(np.array([c[metric].half_width for c in points]))
                 axes[row, col].plot(pos, mean, marker="o", lw=1.2, label=label)
                 axes[row, col].fill_between(pos, mean - half, mean + half, alpha=0.2)
         axes[0, col].set(title=f"slices {key}", ylabel="P(r = 1)")
@@ -234,44 +255,38 @@ def _where(key: str, results: list[tuple[Any, bool]]) -> str:
 
 
 def _report(
-    rows: list[dict[str, Any]], keys: list[str], scenario: str, seeds: int, path: Path
+    cells: list[dict[str, Any]], keys: list[str], scenario: str, seeds: int, path: Path
 ) -> None:
-    groups = _groups(rows, keys)
-    lines = [
+    lines = _lines(cells, keys)
+    text = [
         f"# Sweep of `{scenario}` over {', '.join(keys)}",
         "",
         f"{seeds} seed(s) per point; all scored periods (see each point's report.md). "
         "Mean ± 95 % interval over seeds; ΔU vs equal is the paired difference (same traffic "
-        "per seed); gap closed = (U - U_equal) / (U_sim-oracle - U_equal).",
+        "per seed); gap closed = (U - U_equal) / (U_sim-oracle - U_equal), a ratio of the "
+        "seeds' means.",
         "",
     ]
-    for key in dict.fromkeys(g[0] for g in groups):
-        lines += [f"## Slices {key}", "", f"| {' | '.join(keys)} | agent | P(r = 1) | ΔU vs equal "
-                  "| gap closed | beats equal |", "|" + "---|" * (len(keys) + 5)]  # fmt: skip
-        wins: dict[tuple[str, tuple], list[tuple[Any, bool]]] = {}
-        ordered = sorted(
-            (g for g in groups if g[0] == key), key=lambda g: (g[1], g[2], _order(g[3]))
-        )
-        for s, agent, other, x in ordered:
-            own = groups[(s, agent, other, x)]
-            floor = groups.get((s, FLOOR, other, x), [])
-            by_seed = {r["seed"]: r["mean_utility"] for r in floor}
-            common = [r for r in own if r["seed"] in by_seed]
-            diff = paired([r["mean_utility"] for r in common], [by_seed[r["seed"]] for r in common])
-            beats = diff.above_zero()
+    for key in dict.fromkeys(k[0] for k in lines):
+        text += [f"## Slices {key}", "", f"| {' | '.join(keys)} | agent | P(r = 1) | ΔU vs equal "
+                 "| gap closed | beats equal |", "|" + "---|" * (len(keys) + 5)]  # fmt: skip
+        verdicts = []
+        for (s, agent, other), points in lines.items():
+            if s != key:
+                continue
+            results = []
+            for c in points:
+                beats = c["diff_vs_equal"].above_zero()
+                results.append((c[keys[0]], beats))
+                values = [str(c[keys[0]]), *(str(v) for v in other)]
+                text.append(
+                    f"| {' | '.join(values)} | {agent} | {c['p_r1'].text(3)} | "
+                    f"{c['diff_vs_equal'].text()} | {c['gap_closed'].text()} | "
+                    f"{'-' if agent == FLOOR else 'yes' if beats else 'no'} |"
+                )
             if agent != FLOOR:
-                wins.setdefault((agent, other), []).append((x, beats))
-            values = [*(str(v) for v in other), str(x)] if other else [str(x)]
-            lines.append(
-                f"| {' | '.join(values[-1:] + values[:-1])} | {agent} | "
-                f"{estimate([r['p_r1'] for r in own]).text(3)} | {diff.text()} | "
-                f"{estimate([r['gap_closed'] for r in own]).text()} | "
-                f"{'-' if agent == FLOOR else 'yes' if beats else 'no'} |"
-            )
-        lines.append("")
-        for (agent, other), results in wins.items():
-            suffix = "" if not other else f" ({dict(zip(keys[1:], other, strict=True))})"
-            lines.append(f"- {agent}{suffix}: {_where(keys[0], results)}")
-        lines.append("")
+                suffix = "" if not other else f" ({dict(zip(keys[1:], other, strict=True))})"
+                verdicts.append(f"- {agent}{suffix}: {_where(keys[0], results)}")
+        text += ["", *verdicts, ""]
     with atomic_write(path) as fh:
-        fh.write("\n".join(lines))
+        fh.write("\n".join(text))

@@ -236,12 +236,20 @@ class Network:
         shape = (self.n_cells, self.n_slices)
         if xs.ndim != 3 or xs.shape[1:] != shape:
             raise ValueError(f"xs has shape {xs.shape}, expected (L, *{shape})")
-        if not np.all((xs >= 0) & (xs <= 1)):
-            raise ValueError("xs must lie in [0, 1]")
+        outside = ~((xs >= 0) & (xs <= 1))
+        if outside.any():
+            where = tuple(int(i) for i in np.argwhere(outside)[0])
+            raise ValueError(f"xs{list(where)} = {xs[where]}: allowed [0, 1]")
         saved = self.get_state()
         states = [saved] if states is None else list(states)
         if len({int(st["period"]) for st in states}) != 1:
             raise ValueError("replay states must all be of the same period")
+        epochs = self.config.sim.n_epochs
+        if frozen_util is not None and np.shape(frozen_util) != (len(states), epochs, self.n_cells):
+            raise ValueError(
+                f"frozen_util has shape {np.shape(frozen_util)}, expected (states, epochs, cells)"
+                f" = {(len(states), epochs, self.n_cells)}"
+            )
         try:
             self.set_state(states[0])
             self._active_now = active = self.active_mask()

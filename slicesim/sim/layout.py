@@ -4,7 +4,7 @@ A cluster of N = i^2 + ij + j^2 sites tiles the plane with the translation vecto
 t1 = i e1 + j e2 and t2 = t1 rotated by 60 deg (e1, e2 the hexagonal lattice basis with spacing
 ISD). Every distance is measured to the nearest translated copy of a site, so edge cells see the
 same interference as centre cells (the wrap-around of TR 36.814 Annex A.2.1.1). N = 4 with
-(i, j) = (2, 0) is the 2x2 rhombus of DESIGN section 3: sites (0,0), (500,0), (250,433),
+(i, j) = (2, 0) is the paper's 2x2 rhombus of 4 sites: sites (0,0), (500,0), (250,433),
 (750,433) m for ISD 500 m; N = 7 and 19 are the usual 3GPP hexagonal clusters.
 """
 

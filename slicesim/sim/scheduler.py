@@ -106,7 +106,7 @@ def proportional_split(demand: np.ndarray, active: np.ndarray) -> np.ndarray:
 
 
 def prb_budgets(x: np.ndarray, n_prb: int) -> np.ndarray:
-    """PRBs each slice may use: floor(x * n_prb), the scheduler's upper bound (DESIGN section 3)."""
+    """PRBs each slice may use: floor(x * n_prb), the scheduler's upper bound (paper Sec. II)."""
     return np.floor(x * n_prb + 1e-9)
 
 
