@@ -139,3 +139,27 @@ def test_train_cli_errors(tmp_path, tiny_yaml, capsys):
     if importlib.util.find_spec("tensorboard") is None:
         assert main([*TRAIN, "--out", out, "--steps", "30", "--tensorboard", out]) == 2
         assert "--tensorboard needs the tensorboard package" in capsys.readouterr().err
+
+
+def test_paper_variant_rebuilds_its_networks_when_the_slice_set_changes():
+    from agents import TD3PaperAgent
+
+    config = TD3Config(net_arch=(16,), batch_size=24, pretrain_gradient_steps=5,
+                       online_gradient_steps=1, reexplore_periods=4)  # fmt: skip
+    agent = TD3PaperAgent(config, collect_periods=10)
+    models = []
+    original = agent.ensure_model
+
+    def spy(active):
+        models.append(original(active))
+        return models[-1]
+
+    agent.ensure_model = spy
+    traj = run(make_env("small", TIMELINE), agent, progress=False, seed=0)
+    before, after = models[15], models[-1]
+    assert before.observation_space.shape == (3 * 15,) and before.action_space.shape == (3,)
+    assert after.observation_space.shape == (4 * 15,) and after.action_space.shape == (4,)
+    assert agent.changes == [20] and agent.trained  # rebuilt at 20, re-explored 4, trained
+    x = traj.stacked("x")
+    np.testing.assert_allclose(x.sum(axis=2), 1.0)
+    assert np.all(x[20:, :, 2] > 0)  # the new slice has PRBs at once (random, then learned)
