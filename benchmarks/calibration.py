@@ -1,6 +1,6 @@
-"""Calibration of the ``paper`` scenario: geometry, full-load capacity and satisfaction levels.
+"""Calibration of the shipped scenarios: geometry, full-load capacity and satisfaction levels.
 
-Usage: python benchmarks/calibration.py [--seeds 3]
+Usage: python benchmarks/calibration.py [--seeds 3] [--scenarios paper small paper7 dense]
 
 1. SINR of users dropped with the cells' spatial weights, all cells at full load, against the
    3GPP UMa calibrations (ISD 500 m; medians of the companies' results as collected in the
@@ -9,7 +9,7 @@ Usage: python benchmarks/calibration.py [--seeds 3]
    TR 38.901 (6 GHz) wideband SINR -3.1 / 4.4 / 24.5 dB.
 2. Full-load cell throughput with equal time sharing (the mean of the users' full-cell rates).
 3. QoS satisfaction over one day with equal and traffic-proportional shares, for slices
-   {1, 2, 4} (the paper's H0/H1) and {1, 2, 3, 4} (H2).
+   {1, 2, 4} (the paper's H0/H1) and {1, 2, 3, 4} (H2), for every scenario asked for.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def geometry(net: slicesim.Network) -> None:
     print("## SINR at full load (dB)\n| source | 5 % | 50 % | 95 % |\n|---|---|---|---|")
     p = np.percentile(sinr, [5, 50, 95])
     model = net.config.radio.pathloss
-    print(f"| slicesim paper ({model}) | {p[0]:.1f} | {p[1]:.1f} | {p[2]:.1f} |")
+    print(f"| slicesim {net.config.name} ({model}) | {p[0]:.1f} | {p[1]:.1f} | {p[2]:.1f} |")
     for name, ref in REFERENCE.items():
         print(f"| {name} | {ref[0]} | {ref[1]} | {ref[2]} |")
     _, prb_bps = net.link(sinr)
@@ -48,9 +48,10 @@ def geometry(net: slicesim.Network) -> None:
     )
 
 
-def satisfaction(seeds: int) -> None:
-    config = slicesim.load_scenario("paper")
-    print("\n## QoS satisfaction over one day (96 periods), mean over seeds")
+def satisfaction(name: str, seeds: int) -> None:
+    config = slicesim.load_scenario(name)
+    day = config.sim.periods_per_day
+    print(f"\n## {name}: QoS satisfaction over one day ({day} periods), mean over seeds")
     print("| slices | shares | P(r = 1) | mean r | mean r per slice | peak cell load |")
     print("|---|---|---|---|---|---|")
     for active in ([1, 2, 4], [1, 2, 3, 4]):
@@ -60,7 +61,7 @@ def satisfaction(seeds: int) -> None:
             for seed in range(seeds):
                 net = slicesim.Network(config, seed=seed)
                 net.set_active_slices(active)
-                for _ in range(96):
+                for _ in range(day):
                     rep = net.run_period(policy(net))
                     rs.append(rep.qos(net.thr_need_mbps, net.delay_need_ms)[:, cols])
                     peak.append(rep.cell_util.max())
@@ -75,9 +76,12 @@ def satisfaction(seeds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--scenarios", nargs="+", default=["paper", "small", "paper7", "dense"])
     args = parser.parse_args()
-    geometry(slicesim.Network(slicesim.load_scenario("paper"), seed=0))
-    satisfaction(args.seeds)
+    for name in args.scenarios:
+        geometry(slicesim.Network(slicesim.load_scenario(name), seed=0))
+    for name in args.scenarios:
+        satisfaction(name, args.seeds)
 
 
 if __name__ == "__main__":
