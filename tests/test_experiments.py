@@ -100,6 +100,7 @@ def test_transfer_saves_loads_and_frozen_stays_frozen(tmp_path):
     assert summaries["td3-from-small-online-s0"]["stats"]["gradient_steps"] > 0
     assert summaries["idla-from-small-frozen-s0"]["stats"]["refreshes"] == 0
     report = (out / "report.md").read_text()
+    assert (out / "fig_transfer.png").stat().st_size > 0
     assert "## Transfer: pretrained on `small`, deployed here" in report
     assert "| idla (small, frozen) |" in report and "| td3 (small, online) |" in report
     # the weights themselves: a frozen deployment changes nothing

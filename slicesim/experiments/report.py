@@ -252,6 +252,29 @@ def fig5_cdf(runs: dict[str, Trajectory], collect: int, every: int, path: Path) 
     _save(fig, path)
 
 
+def fig_transfer(summary: dict[str, Any], transfer: dict[str, Any], path: Path) -> None:
+    """Gap closed (all scored periods) of each learner trained here and pretrained elsewhere."""
+    plt = _plt()
+    keys = list(dict.fromkeys(k for per in summary.values() for k in per))
+    names = [n for label, variants in transfer["agents"].items() for n in (label, *variants)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.4), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        shown = [n for n in names if key in summary.get(n, {})]
+        est = [summary[n][key]["all"]["gap_closed"] for n in shown]
+        pos = np.arange(len(shown))
+        ax.bar(pos, [e.mean for e in est], yerr=np.nan_to_num([e.half_width for e in est]),
+               color=["tab:blue" if "(" not in n else "tab:orange" if "frozen" in n
+                      else "tab:green" for n in shown], capsize=3)  # fmt: skip
+        ax.set_xticks(pos, shown, rotation=35, ha="right", fontsize=7)
+        ax.axhline(0.0, color="k", lw=0.6)
+        ax.axhline(1.0, color="grey", lw=0.6, ls="--")
+        ax.set(title=f"slices {key}", ylabel="gap closed (0 = equal, 1 = sim-oracle)")
+    fig.suptitle(f"Trained here (blue) vs pretrained on {transfer['from']}: frozen (orange), "
+                 "online (green)", fontsize=9)  # fmt: skip
+    fig.tight_layout()
+    _save(fig, path)
+
+
 # ---------------------------------------------------------------------------- text
 
 
@@ -400,6 +423,8 @@ def write_report(
         fig3_mae(errors, target, out / "fig3_estimator_mae.png")
         fig4_throughput(first, config, out / "fig4_throughput.png")
         fig5_cdf(first, collect, every, out / "fig5_qos_cdf.png")
+        if meta.get("transfer") and YARDSTICK in summary:
+            fig_transfer(summary, meta["transfer"], out / "fig_transfer.png")
     seeds = sorted({job.seed for job in done})
     scored = f"from period {collect} on (after H0's collection)"
     if every > 1:
