@@ -1,12 +1,13 @@
 """Command line: ``slicesim simulate`` (fixed allocations), ``slicesim bench`` (the paper
-benchmark), ``slicesim train td3`` (offline TD3). Bad input ends with one line naming the flag."""
+benchmark, transfer with ``--pretrain-scenario``), ``slicesim sweep`` (grids of scenario
+overrides), ``slicesim train td3`` (offline TD3). Bad input ends with one line naming the flag."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +20,23 @@ from slicesim.io import check_output_dir
 __all__ = ["main"]
 
 
-def _nonneg_int(text: str) -> int:
-    """An argparse type: a whole number >= 0 (argparse names the flag in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+def _int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``low`` (argparse names the flag in its error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    return parse
 
 
-def _pos_int(text: str) -> int:
-    """An argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+_nonneg_int = _int_at_least(0)
+_pos_int = _int_at_least(1)
 
 
 def _simulate(args: argparse.Namespace) -> int:
