@@ -1,6 +1,6 @@
 """Peak memory of long runs: ``simulate``, ``run`` and ``bench`` at 500 and at 5000 periods.
 
-Usage: python benchmarks/memory.py [--short 500] [--long 5000] [--out runs/memory]
+Usage: python benchmarks/memory.py [--short 500] [--long 5000]
 
 Each command runs in its own subprocess on ``paper`` (the timeline compressed to the number of
 periods); the peak resident memory of that process and its children (``ru_maxrss``) is read when
