@@ -14,7 +14,7 @@ from slicesim.cli import main
 from slicesim.config import ConfigError, load_scenario, to_dict
 from slicesim.envs import make_env
 from slicesim.experiments.bench import bench
-from slicesim.experiments.sweep import COLUMNS, parse_sets, sweep
+from slicesim.experiments.sweep import COLUMNS, _cells, parse_sets, sweep
 
 SHORT = 24  # periods: H0 [0, 10), H1 [10, 16), H2 [16, 24) on `small`
 
@@ -45,6 +45,23 @@ def test_sweep_grid_rows_figure_and_resume(tmp_path):
     )
     again = sweep("small", sets, ["equal", "traffic"], 2, tmp_path, periods=SHORT, progress=False)
     assert again.ran == []  # every finished run is kept
+
+
+@pytest.mark.parametrize(("oracle_gain", "defined"), [(0.01, False), (0.5, True)])
+def test_gap_closed_is_na_where_the_oracle_ties_equal(oracle_gain, defined):
+    def est(mean, half=0.05):
+        return {"mean": mean, "ci95": half, "n": 3}
+
+    def entry(gain, gap):
+        return {"[1, 2, 4]": {"all": {"p_r1": est(0.9), "gap_closed": est(gap, 40.0),
+                                      "diff_vs_equal": est(gain)}}}  # fmt: skip
+
+    summary = {"equal": entry(0.0, 0.0), "sim-oracle": entry(oracle_gain, 1.0),
+               "idla": entry(0.0, -17.0)}  # fmt: skip
+    cells = {c["agent"]: c for c in _cells({"traffic.load_scale": 0.5}, summary)}
+    # With no gap to close (the oracle's interval reaches 0), the ratio is n/a, not -17 ± 40.
+    assert (cells["idla"]["gap_closed"].text() != "n/a") == defined
+    assert cells["idla"]["p_r1"].mean == 0.9
 
 
 @pytest.mark.parametrize(

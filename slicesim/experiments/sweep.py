@@ -174,13 +174,21 @@ def _rows(point: dict[str, Any], per_run: dict[str, dict[int, Any]]) -> list[dic
 
 
 def _cells(point: dict[str, Any], summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """One record per agent and slice set of a point: its estimates over seeds (the report's)."""
+    """One record per agent and slice set of a point: its estimates over seeds (the report's).
+
+    The gap closed is n/a in a slice set where the sim-oracle does not beat equal shares (its
+    paired interval reaches 0): there is no gap to close, and the ratio is noise over noise."""
     metrics = ("p_r1", "gap_closed", "diff_vs_equal")
     out = []
     for agent, per in summary.items():
         for key, e in per.items():
             estimates = {m: Estimate(**_est(e["all"][m])) for m in metrics}
             out.append({**point, "agent": agent, "slices": key, **estimates})
+    no_gap = {c["slices"] for c in out
+              if c["agent"] == YARDSTICK and not c["diff_vs_equal"].above_zero()}  # fmt: skip
+    for c in out:
+        if c["slices"] in no_gap:
+            c["gap_closed"] = Estimate(float("nan"), float("nan"), c["gap_closed"].n)
     return out
 
 
@@ -205,6 +213,8 @@ def _figure(cells: list[dict[str, Any]], keys: list[str], path: Path) -> None:
 
     lines = _lines(cells, keys)
     sets = list(dict.fromkeys(k[0] for k in lines))
+    labels = list(dict.fromkeys(_label(agent, other, keys) for _, agent, other in lines))
+    colours = {label: f"C{i % 10}" for i, label in enumerate(labels)}
     fig, axes = plt.subplots(2, len(sets), figsize=(4.6 * len(sets), 6), squeeze=False)
     for col, key in enumerate(sets):
         for (s, agent, other), points in lines.items():
@@ -212,16 +222,18 @@ def _figure(cells: list[dict[str, Any]], keys: list[str], path: Path) -> None:
                 continue
             xs = [c[keys[0]] for c in points]
             pos = np.array(xs) if all(_numeric(x) for x in xs) else np.arange(len(xs))
-            label = agent + ("" if not other else f" {dict(zip(keys[1:], other, strict=True))}")
+            label = _label(agent, other, keys)
             for row, metric in enumerate(("p_r1", "gap_closed")):
                 if metric == "gap_closed" and agent == FLOOR:
                     continue
                 mean = np.array([c[metric].mean for c in points])
                 half = np.nan_to_num(np.array([c[metric].half_width for c in points]))
-                axes[row, col].plot(pos, mean, marker="o", lw=1.2, label=label)
-                axes[row, col].fill_between(pos, mean - half, mean + half, alpha=0.2)
+                axes[row, col].plot(pos, mean, marker="o", lw=1.2, label=label,
+                                    color=colours[label])  # fmt: skip
+                axes[row, col].fill_between(pos, mean - half, mean + half, alpha=0.2,
+                                            color=colours[label])  # fmt: skip
         axes[0, col].set(title=f"slices {key}", ylabel="P(r = 1)")
-        axes[1, col].set(xlabel=keys[0], ylabel="gap closed")
+        axes[1, col].set(xlabel=keys[0], ylabel="gap closed (n/a: sim-oracle ties equal)")
         axes[1, col].axhline(0.0, color="k", lw=0.6)
         axes[0, col].legend(fontsize=7)
     fig.tight_layout()
@@ -230,6 +242,10 @@ def _figure(cells: list[dict[str, Any]], keys: list[str], path: Path) -> None:
     plt.close(fig)
     with atomic_write(path, "wb") as fh:
         fh.write(buf.getvalue())
+
+
+def _label(agent: str, other: tuple, keys: list[str]) -> str:
+    return agent + ("" if not other else f" {dict(zip(keys[1:], other, strict=True))}")
 
 
 def _numeric(value: Any) -> bool:
@@ -264,7 +280,7 @@ def _report(
         f"{seeds} seed(s) per point; all scored periods (see each point's report.md). "
         "Mean ± 95 % interval over seeds; ΔU vs equal is the paired difference (same traffic "
         "per seed); gap closed = (U - U_equal) / (U_sim-oracle - U_equal), a ratio of the "
-        "seeds' means.",
+        "seeds' means; n/a where the sim-oracle does not beat equal shares (no gap to close).",
         "",
     ]
     for key in dict.fromkeys(k[0] for k in lines):
