@@ -7,7 +7,7 @@ Synthetic observations (4 slices, all active, random z, x0 = equal shares) and t
 (:class:`agents.idla.estimator.QosEstimator`, MLP 13 -> 36 -> 24 -> 16 -> 16 -> 1) with random
 weights. Reports the median latency of several runs (fewer for large sizes), the model rows each
 decision processes (counted in one extra run), the floor those rows would take at the MLP's raw rate
-(forward+backward for gradient rows, forward only for the rest; measured on 32 k row chunks in the
+(forward+backward for gradient rows, forward only for the rest; measured on 16 k row chunks in the
 same process, before and after each timing) and the ratio latency / floor, and the peak memory.
 Targets (issue 10): solve <= 5 ms at 12 cells and <= 3 s at 100 000 cells, memory under 4 GB.
 """
@@ -15,6 +15,7 @@ Targets (issue 10): solve <= 5 ms at 12 cells and <= 3 s at 100 000 cells, memor
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import resource
 import statistics
@@ -24,13 +25,13 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from agents.idla.estimator import QosEstimator
+from agents.idla.estimator import CHUNK_ROWS, QosEstimator
 from agents.idla.oracle import grid_search
 from agents.idla.search import solve
 from agents.idla.solver import LagrangianSolver
 
 N_SLICES = 4
-FLOOR_ROWS = 32768
+FLOOR_ROWS = CHUNK_ROWS  # the chunk the solver uses
 TARGETS_S = {("solve", 12): 0.005, ("solve", 100_000): 3.0}
 
 
@@ -52,9 +53,15 @@ class Counting(nn.Module):
         self.rows[0 if torch.is_grad_enabled() else 1] += rows.shape[0]
         return self.model(rows)
 
-    def grid_log_values(self, z: Tensor, x: Tensor, chunk_rows: int = 65536) -> Tensor:
+    def grid_log_values(self, z: Tensor, x: Tensor, chunk_rows: int = CHUNK_ROWS) -> Tensor:
         self.rows[1] += x.numel()
         return self.model.grid_log_values(z, x, chunk_rows)
+
+    def __deepcopy__(self, memo: dict) -> Counting:
+        """The paper's solver searches a frozen copy: the copy keeps counting into ``rows``."""
+        twin = Counting(copy.deepcopy(self.model, memo))
+        twin.rows = self.rows
+        return twin.train(self.training)
 
 
 def observations(n_cells: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -66,7 +73,7 @@ def observations(n_cells: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def floor_rates(model: nn.Module, reps: int = 20) -> tuple[float, float]:
-    """Raw rows/s of the MLP on 32 k-row chunks: (forward+backward wrt x, forward only)."""
+    """Raw rows/s of the MLP on CHUNK_ROWS-row chunks: (forward+backward wrt x, forward only)."""
     frozen = nn.Sequential(*model.net).requires_grad_(False)
     rows = torch.rand(FLOOR_ROWS, 13)
 
@@ -95,7 +102,7 @@ def _median_time(fn: Callable[[], object], runs: int) -> float:
 
 def count_rows(model: QosEstimator, fn: Callable[[nn.Module], object]) -> tuple[int, int]:
     """Model rows run by ``fn``: (with grad, without)."""
-    counter = Counting(model)
+    counter = Counting(model).eval()  # a module in training mode would be searched as a copy
     fn(counter)
     return counter.rows[0], counter.rows[1]
 

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from agents.grid import best_levels, grid_units
 from agents.idla.agent import IDLAPaperAgent
+from agents.idla.estimator import CHUNK_ROWS
 from agents.idla.search import check_inputs, grid_log_values
 from agents.idla.solver import frozen_model
 
@@ -34,7 +35,7 @@ def grid_search(
     active: Tensor,
     step: float = 0.05,
     full: bool = True,
-    chunk_rows: int = 32768,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> Tensor:
     """Best grid shares per cell for the estimator utility, by exhaustive search.
 
@@ -57,7 +58,7 @@ def grid_search(
 
 
 def value_table(
-    model: nn.Module, z: Tensor, active: Tensor, n_units: int, chunk_rows: int = 32768
+    model: nn.Module, z: Tensor, active: Tensor, n_units: int, chunk_rows: int = CHUNK_ROWS
 ) -> np.ndarray:
     """``log(1 + f(u / n_units, z_s))`` per cell, slice and level u: ``(B, S, n_units + 1)``.
 

@@ -28,13 +28,14 @@ from torch import Tensor, nn
 
 from agents.grid import TIE_EPS, best_levels, grid_units, knapsack
 from agents.idla.dataset import N_CONTEXT
+from agents.idla.estimator import CHUNK_ROWS
 from agents.idla.solver import frozen_model
 from slicesim.sim import equal_split
 
 __all__ = ["check_inputs", "grid_log_values", "solve"]
 
 
-def grid_log_values(model: nn.Module, z: Tensor, x: Tensor, chunk_rows: int = 65536) -> Tensor:
+def grid_log_values(model: nn.Module, z: Tensor, x: Tensor, chunk_rows: int = CHUNK_ROWS) -> Tensor:
     """``log(1 + f(x[a, v], z[a]))`` for rows ``z (A, 12)`` and shares ``x (A, V)``: ``(A, V)``.
 
     Uses ``model.grid_log_values`` when the model has it (the paper's MLP and ensembles:
@@ -101,7 +102,7 @@ def solve(
     span: int | None = None,
     lower: Tensor | None = None,
     upper: Tensor | None = None,
-    chunk_rows: int = 65536,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> Tensor:
     """Best shares per cell for the estimated utility (module docstring).
 
