@@ -45,6 +45,7 @@ __all__ = ["COLUMNS", "SweepResult", "parse_sets", "sweep"]
 
 COLUMNS = ("agent", "seed", "slices", "mean_utility", "mean_r", "p_r1", "gap_closed", "decision_ms")
 """Columns of ``sweep.csv`` after the swept keys."""
+GAP_AXIS = (-4.0, 2.0)  # the figure's gap-closed axis at most (0 = equal, 1 = sim-oracle)
 
 
 def parse_sets(items: Sequence[str]) -> dict[str, list[Any]]:
@@ -233,7 +234,9 @@ def _figure(cells: list[dict[str, Any]], keys: list[str], path: Path) -> None:
                 axes[row, col].fill_between(pos, mean - half, mean + half, alpha=0.2,
                                             color=colours[label])  # fmt: skip
         axes[0, col].set(title=f"slices {key}", ylabel="P(r = 1)")
-        axes[1, col].set(xlabel=keys[0], ylabel="gap closed (n/a: sim-oracle ties equal)")
+        low, high = axes[1, col].get_ylim()  # a tiny gap makes huge ratios: show [-4, 2]
+        axes[1, col].set_ylim(max(low, GAP_AXIS[0]), min(high, GAP_AXIS[1]))
+        axes[1, col].set(xlabel=keys[0], ylabel="gap closed (axis within [-4, 2])")
         axes[1, col].axhline(0.0, color="k", lw=0.6)
         axes[0, col].legend(fontsize=7)
     fig.tight_layout()
