@@ -15,7 +15,7 @@ the per-epoch Python and SimPy overhead. With one copy and one draw this is ``ru
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -127,9 +127,21 @@ class _Draw:
                 self.add_one(s, env.now, session)
 
 
-def _join(parts: list[np.ndarray], axis: int = 0) -> np.ndarray:
-    """Concatenate the draws' rows (no copy for a single draw)."""
-    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
+def _join(
+    draws: list[_Draw],
+    ns: list[int],
+    part: Callable[[int, _Draw, int], np.ndarray],
+    axis: int = 0,
+) -> np.ndarray:
+    """``part(k, draw, n)`` of every draw (its first ``n`` users), joined along ``axis``.
+
+    A single draw (every ``run_period``) is returned as it is: no list, no copy.
+    """
+    if len(draws) == 1:
+        return part(0, draws[0], ns[0])
+    return np.concatenate(
+        [part(k, d, n) for k, (d, n) in enumerate(zip(draws, ns, strict=True))], axis=axis
+    )
 
 
 @dataclass
@@ -222,40 +234,25 @@ def _epochs(
         # Every admitted row is computed (rows outside their session get no data): cheaper
         # than gathering the present ones.
         ns = [d.n for d in draws]
-        present = _join(
-            [
-                (d.start[:n] <= env.now) & (d.end[:n] > env.now)
-                for d, n in zip(draws, ns, strict=True)
-            ]
-        )
-        sl = _join([d.slice[:n] for d, n in zip(draws, ns, strict=True)])
-        group = _join([d.group[:n] for d, n in zip(draws, ns, strict=True)])
-        own = _join([d.own[:n] for d, n in zip(draws, ns, strict=True)])
-        base = (
-            group
-            if n_draws == 1
-            else _join([d.group[:n] + d.base for d, n in zip(draws, ns, strict=True)])
-        )
-        # interference (copies, n); with frozen loads every copy sees the same: one row
-        inter = _join(
-            [
-                (u := util[k, :1] if frozen is not None else util[k]) @ d.gain[:n].T
-                - u[:, d.cell[:n]] * d.own[:n]
-                for k, (d, n) in enumerate(zip(draws, ns, strict=True))
-            ],
-            axis=1,
-        )
+        present = _join(draws, ns, lambda k, d, n, t=env.now: (d.start[:n] <= t) & (d.end[:n] > t))
+        sl = _join(draws, ns, lambda k, d, n: d.slice[:n])
+        group = _join(draws, ns, lambda k, d, n: d.group[:n])
+        own = _join(draws, ns, lambda k, d, n: d.own[:n])
+        base = group if n_draws == 1 else _join(draws, ns, lambda k, d, n: d.group[:n] + d.base)
+
+        def interference(k: int, d: _Draw, n: int, util: np.ndarray = util) -> np.ndarray:
+            """(copies, n); with frozen loads every copy sees the same: one row."""
+            u = util[k, :1] if frozen is not None else util[k]
+            return u @ d.gain[:n].T - u[:, d.cell[:n]] * d.own[:n]
+
+        inter = _join(draws, ns, interference, axis=1)
         cqi, prb_bps = net.link.rates(own / (net._noise_mw + inter))
         # bit/s with the whole slice; the 1 bit/s floor keeps zero budgets finite
         full_rate = np.maximum(budget[:, group] * prb_bps, 1.0)
         burst = net._burst_bits[sl]
-        counts = _join(
-            [net._bursts.draw(d.slice[:n], d.rng) for d, n in zip(draws, ns, strict=True)]
-        )
+        counts = _join(draws, ns, lambda k, d, n: net._bursts.draw(d.slice[:n], d.rng))
         arrived = burst * counts * present
-        backlog = (
-            _join([d.backlog[:, :n] for d, n in zip(draws, ns, strict=True)], axis=1) * present
-        )
+        backlog = _join(draws, ns, lambda k, d, n: d.backlog[:, :n], axis=1) * present
         need = backlog + arrived
         work = need / (full_rate * dt)  # share of the slice's epoch the user needs
         flat = (base + copy_offset).ravel()
