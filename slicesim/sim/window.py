@@ -231,10 +231,14 @@ def _epochs(
         if frozen is not None:
             util = np.broadcast_to(frozen[:, None, min(epoch, frozen.shape[1] - 1)], util.shape)
         trace.append(np.array(util))
-        # Every admitted row is computed (rows outside their session get no data): cheaper
-        # than gathering the present ones.
         ns = [d.n for d in draws]
-        present = _join(draws, ns, lambda k, d, n, t=env.now: (d.start[:n] <= t) & (d.end[:n] > t))
+
+        def in_session(k: int, d: _Draw, n: int, t: float = env.now) -> np.ndarray:
+            """Every admitted row is computed (rows outside their session get no data):
+            cheaper than gathering the present ones."""
+            return (d.start[:n] <= t) & (d.end[:n] > t)
+
+        present = _join(draws, ns, in_session)
         sl = _join(draws, ns, lambda k, d, n: d.slice[:n])
         group = _join(draws, ns, lambda k, d, n: d.group[:n])
         own = _join(draws, ns, lambda k, d, n: d.own[:n])
