@@ -71,21 +71,9 @@ def make_agent(spec: str, **options: Any) -> Any:
     Raises:
         ValueError: an unknown name, a class that cannot be imported or has no ``act``.
     """
-    target = BUILTIN_AGENTS.get(spec, spec)
-    module_name, sep, cls_name = target.partition(":")
-    if not sep or not module_name or not cls_name:
-        raise ValueError(
-            f"agent {spec!r} is unknown: allowed {sorted(BUILTIN_AGENTS)} or package.module:Class"
-        )
-    if os.getcwd() not in sys.path:  # user modules next to where the command runs, like python -m
-        sys.path.insert(0, os.getcwd())
-    try:
-        cls = getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"agent {spec!r} cannot be imported: {err}") from None
-    agent = cls(**agent_options(spec, options))
+    agent = agent_class(spec)(**agent_options(spec, options))
     if not callable(getattr(agent, "act", None)):
-        raise ValueError(f"agent {spec!r}: {cls_name} has no act(obs, info) method")
+        raise ValueError(f"agent {spec!r}: {type(agent).__name__} has no act(obs, info) method")
     return agent
 
 
@@ -95,9 +83,22 @@ def agent_label(spec: str) -> str:
 
 
 def agent_class(spec: str) -> Any:
-    """The class behind an agent spec (after :func:`make_agent` checked it)."""
-    module_name, _, cls_name = BUILTIN_AGENTS.get(spec, spec).partition(":")
-    return getattr(importlib.import_module(module_name), cls_name)
+    """The class behind an agent spec: a built-in name or ``package.module:Class``.
+
+    Raises:
+        ValueError: an unknown name or a class that cannot be imported.
+    """
+    module_name, sep, cls_name = BUILTIN_AGENTS.get(spec, spec).partition(":")
+    if not sep or not module_name or not cls_name:
+        raise ValueError(
+            f"agent {spec!r} is unknown: allowed {sorted(BUILTIN_AGENTS)} or package.module:Class"
+        )
+    if os.getcwd() not in sys.path:  # user modules next to where the command runs, like python -m
+        sys.path.insert(0, os.getcwd())
+    try:
+        return getattr(importlib.import_module(module_name), cls_name)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"agent {spec!r} cannot be imported: {err}") from None
 
 
 def agent_options(spec: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -164,12 +165,10 @@ class Job:
         """
         if not self.done_file.is_file():
             return False
-        made = Path(self.folder) / "job.json"
-        before = json.loads(made.read_text()) if made.is_file() else None
-        if before != self.fingerprint():
-            diff = sorted(
-                k for k in self.fingerprint() if (before or {}).get(k) != self.fingerprint()[k]
-            )
+        made, now = Path(self.folder) / "job.json", self.fingerprint()
+        before = json.loads(made.read_text()) if made.is_file() else {}
+        if before != now:
+            diff = sorted(k for k in now if before.get(k) != now[k])
             raise ValueError(
                 f"{self.folder} holds a run made with other settings ({', '.join(diff)}): "
                 "give another --out (or remove it) to run with these"
