@@ -11,6 +11,7 @@ either estimator.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "QosEstimator",
     "TrainConfig",
     "fit",
+    "frozen_model",
 ]
 
 FORMAT_VERSION = 2
@@ -38,6 +40,19 @@ _LOG2 = math.log(2.0)
 # Model rows per call on the grid path: 16 k rows keep the hidden activations in cache; 64 k rows
 # were 10 % slower on this machine at 100 000 cells (benchmarks/idla_speed.py).
 CHUNK_ROWS = 16384
+
+
+def frozen_model(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` in eval mode with no parameter requiring grad; the original is untouched.
+
+    Eval mode makes dropout/batch-norm estimators deterministic while they are optimised over.
+    """
+    return copy.deepcopy(model).requires_grad_(False).eval()
+
+
+def _check_target(target: str) -> None:
+    if target not in TARGETS:
+        raise ValueError(f"target = {target!r} is unknown: allowed {list(TARGETS)}")
 
 
 class QosEstimator(nn.Module):
@@ -52,8 +67,7 @@ class QosEstimator(nn.Module):
         self, n_inputs: int = 13, hidden: tuple[int, ...] = (36, 24, 16, 16), target: str = "r"
     ) -> None:
         super().__init__()
-        if target not in TARGETS:
-            raise ValueError(f"target = {target!r} is unknown: allowed {list(TARGETS)}")
+        _check_target(target)
         self.target = target
         layers: list[nn.Module] = []
         width = n_inputs
@@ -161,8 +175,7 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.target not in TARGETS:
-            raise ValueError(f"target = {self.target!r} is unknown: allowed {list(TARGETS)}")
+        _check_target(self.target)
 
 
 @dataclass

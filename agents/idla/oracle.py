@@ -22,9 +22,8 @@ from torch import Tensor, nn
 
 from agents.grid import best_levels, grid_units
 from agents.idla.agent import IDLAPaperAgent
-from agents.idla.estimator import CHUNK_ROWS
+from agents.idla.estimator import CHUNK_ROWS, frozen_model
 from agents.idla.search import check_inputs, grid_log_values
-from agents.idla.solver import frozen_model
 
 __all__ = ["OracleAgent", "grid_search", "value_table"]
 

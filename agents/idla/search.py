@@ -28,8 +28,7 @@ from torch import Tensor, nn
 
 from agents.grid import TIE_EPS, best_levels, grid_units, knapsack
 from agents.idla.dataset import N_CONTEXT
-from agents.idla.estimator import CHUNK_ROWS
-from agents.idla.solver import frozen_model
+from agents.idla.estimator import CHUNK_ROWS, frozen_model
 from slicesim.sim import equal_split
 
 __all__ = ["check_inputs", "grid_log_values", "solve"]

@@ -10,7 +10,6 @@ all cells at once: cells x starts x active slices are one batch of rows, fed to 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,16 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from agents.idla.dataset import N_CONTEXT
+from agents.idla.estimator import frozen_model
 
 _BIG = 1e6  # clamp for diverged iterates, so the projection's sums stay finite
-
-
-def frozen_model(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` in eval mode with no parameter requiring grad; the original is untouched.
-
-    Eval mode makes dropout/batch-norm estimators deterministic while they are optimised over.
-    """
-    return copy.deepcopy(model).requires_grad_(False).eval()
 
 
 def model_rows(model: nn.Module, x: Tensor, z: Tensor) -> Tensor:
@@ -291,7 +283,10 @@ def _objective_grad(model: nn.Module) -> Callable[[Tensor, Tensor], Tensor]:
 
 
 def _prepare(z: Tensor, active: Tensor, x0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Check shapes; return float32 copies (never inference tensors) and a bool mask."""
+    """Check shapes; return float32 copies (never inference tensors) and a bool mask.
+
+    x0 is not range-checked: the solver projects any start (even NaN or inf) to the feasible set.
+    """
     if z.dim() != 3 or z.shape[-1] != N_CONTEXT:
         raise ValueError(f"z must have shape (B, S, {N_CONTEXT}), got {tuple(z.shape)}")
     if tuple(active.shape) != tuple(z.shape[:2]) or tuple(x0.shape) != tuple(z.shape[:2]):
