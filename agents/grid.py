@@ -6,7 +6,7 @@ The grid oracles and IDLA's fast solver share it: the paper's estimator oracle
 objective is a sum of per-slice terms ``sum_s v[s, u_s]`` over integer share levels ``u_s`` with
 ``sum_s u_s <= U`` (or ``= U``): a knapsack, solved exactly by dynamic programming over the
 slices in O(S U^2) per cell - the same maximiser as scoring every grid point (C(U + S, S) of
-them, 10 626 for 4 slices at step 0.05), batched over cells in torch.
+them, 10 626 for 4 slices at step 0.05), batched over cells in numpy (blocks on two threads).
 
 Ties (flat value tables: the estimator or the simulator says r = 1 at many shares) go to the
 point nearest a preferred one (default: equal shares): every value gets a separable penalty of
@@ -24,7 +24,7 @@ from torch import Tensor
 
 from slicesim.sim import equal_split
 
-__all__ = ["TIE_EPS", "best_levels", "compositions", "grid_units", "knapsack"]
+__all__ = ["TIE_EPS", "best_levels", "compositions", "full_levels", "grid_units", "knapsack"]
 
 TIE_EPS = 1e-9
 """Weight of the squared distance (in units) to the preferred point: breaks ties only."""
@@ -62,6 +62,15 @@ def grid_units(step: float) -> int:
     if abs(n_units * step - 1.0) > 1e-9:
         raise ValueError(f"step must divide 1 (1/step an integer), got {step!r}")
     return n_units
+
+
+def full_levels(active: np.ndarray, n_units: int) -> np.ndarray:
+    """The levels a slice can take when the cell is used whole and every active slice gets at
+    least one unit: from 1 up to what leaves the other active slices one unit each (in the cell
+    with the fewest active slices). The levels worth evaluating, by replay or estimator."""
+    counts = np.asarray(active).sum(-1)
+    fewest = int(counts[counts > 0].min()) if (counts > 0).any() else 1
+    return np.arange(1, max(n_units - fewest + 1, 1) + 1)
 
 
 def knapsack(values: np.ndarray, total: np.ndarray, exact: bool) -> np.ndarray:

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from agents.base import Agent, SlicingSpec
-from agents.grid import best_levels, grid_units
+from agents.grid import best_levels, full_levels, grid_units
 from slicesim.envs import SlicingEnv
 from slicesim.sim import Network, equal_split
 
@@ -137,7 +137,7 @@ class SimOracleAgent(Agent):
         """
         equal = equal_split(active)  # exactly: a candidate of its own, off the grid if need be
         x = self._start(active)
-        levels = self._levels(active)
+        levels = full_levels(active, self.n_units)
         sweep = np.broadcast_to(levels[:, None, None] / self.n_units,
                                 (len(levels), net.n_cells, net.n_slices))  # fmt: skip
         unused = np.setdiff1d(np.arange(self.n_units + 1), levels)
@@ -163,13 +163,6 @@ class SimOracleAgent(Agent):
                 best_x, best_u = x, u
             loads = replayed.cell_util[:, 0]
         return best_x, float(best_u)
-
-    def _levels(self, active: np.ndarray) -> np.ndarray:
-        """Share levels worth a replay: from one step up to what leaves the other active slices
-        one step each (in the cell with the fewest active slices)."""
-        counts = active.sum(axis=1)
-        fewest = int(counts[counts > 0].min()) if (counts > 0).any() else 1
-        return np.arange(1, max(self.n_units - fewest + 1, 1) + 1)
 
     def _start(self, active: np.ndarray) -> np.ndarray:
         """Last evaluated period's shares if the slice set is the same; else equal shares."""

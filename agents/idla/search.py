@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from agents.grid import TIE_EPS, best_levels, grid_units, knapsack
+from agents.grid import TIE_EPS, best_levels, full_levels, grid_units, knapsack
 from agents.idla.dataset import N_CONTEXT
 from agents.idla.estimator import CHUNK_ROWS, frozen_model
 from slicesim.sim import equal_split
@@ -147,7 +147,7 @@ def solve(
     with torch.no_grad():
         z_act = z.detach().float()[active]
         prefer = _prefer(act, x0)
-        levels = _coarse_levels(act, n_units, full)
+        levels = full_levels(act, n_units) if full else np.arange(n_units + 1)
         table = np.full((*act.shape, n_units + 1), -np.inf)
         table[..., levels] = _table(model, z_act, act, np.broadcast_to(levels / n_units,
                                     (len(z_act), len(levels))), chunk_rows)  # fmt: skip
@@ -161,16 +161,6 @@ def solve(
                         fine, full, bounds, chunk_rows)  # fmt: skip
         x[lost] = prefer[lost]  # bounds with no grid point: keep the preferred shares
     return torch.from_numpy(np.where(act, x, 0.0).astype(np.float32))
-
-
-def _coarse_levels(active: np.ndarray, n_units: int, full: bool) -> np.ndarray:
-    """The coarse levels worth evaluating: with ``full``, from one unit up to what leaves the
-    other active slices one unit each (in the cell with the fewest active slices)."""
-    if not full:
-        return np.arange(n_units + 1)
-    counts = active.sum(-1)
-    fewest = int(counts[counts > 0].min()) if (counts > 0).any() else 1
-    return np.arange(1, max(n_units - fewest + 1, 1) + 1)
 
 
 def _prefer(active: np.ndarray, x0: Tensor | None) -> np.ndarray:
