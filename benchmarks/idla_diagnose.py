@@ -36,6 +36,7 @@ from agents.idla.search import solve
 from agents.idla.solver import LagrangianSolver
 from slicesim import Network, load_scenario
 from slicesim.envs import make_env
+from slicesim.experiments.report import busy_periods
 from slicesim.sim import equal_split
 
 
@@ -148,7 +149,7 @@ def main() -> None:
     demand = np.array([net.expected_demand_mbps(p).sum() for p in periods])
     h2_start = config.timeline.phases[2].start
     in_h2 = periods >= h2_start
-    busy_h2 = in_h2 & (demand >= np.quantile(demand[in_h2], 0.75))
+    busy_h2 = busy_periods(demand, in_h2)
     print("\n| estimator | H2 held-out MAE / bias of log(1 + r), per slice (thr*/max) | "
           "bias at equal shares, busy H2, per slice |")  # fmt: skip
     print("|---|---|---|")
@@ -176,7 +177,7 @@ def main() -> None:
             gains[name].append(float(u))
     base = np.array(gains.pop("equal"))
     in_h1 = ~in_h2
-    busy_h1 = in_h1 & (demand >= np.quantile(demand[in_h1], 0.75))
+    busy_h1 = busy_periods(demand, in_h1)
     print("\n| decision | ΔU vs equal H1 | busy H1 | H2 | busy H2 |\n|---|---|---|---|---|")
     for name, values in gains.items():
         d = np.array(values) - base

@@ -27,7 +27,7 @@ from slicesim.io import atomic_write
 from slicesim.sim import p_satisfied
 from slicesim.sim.traffic import TrafficMasks
 
-__all__ = ["FLOOR", "PAPER", "YARDSTICK", "run_metrics", "write_report"]
+__all__ = ["FLOOR", "PAPER", "YARDSTICK", "busy_periods", "run_metrics", "write_report"]
 
 FLOOR, YARDSTICK = "equal", "sim-oracle"
 #: The paper's figures (Hu et al., Section V): IDLA's converged P(r = 1) per slice set, MAE.
@@ -37,6 +37,12 @@ PAPER: dict[str, Any] = {
 }
 SUBSETS = ("all", "busy")
 METRICS = ("mean_utility", "mean_r", "p_r1")
+BUSY_QUANTILE = 0.75  # busy hours: the top quarter of the periods by expected demand
+
+
+def busy_periods(demand: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """The busy hours among the periods ``sel``: the top quarter by expected ``demand``."""
+    return sel & (demand >= np.quantile(demand[sel], BUSY_QUANTILE))
 
 
 # ---------------------------------------------------------------------------- per run
@@ -80,7 +86,7 @@ def run_metrics(traj: Trajectory, collect: int, every: int, day: int) -> dict[st
     out: dict[str, Any] = {}
     for key in dict.fromkeys(keys[scored]):
         sel = scored & (keys == key)
-        busy = sel & (demand >= np.quantile(demand[sel], 0.75))
+        busy = busy_periods(demand, sel)
         live = np.flatnonzero((keys == key) & (periods >= collect))
         late = live[len(live) // 2 :]
         block = max(1, min(day, len(live) // 4))
