@@ -27,9 +27,14 @@ from slicesim.profiles import PROFILES, MasksCsvError, load_masks_csv
 
 __all__ = [
     "LINK_NAMES",
+    "O2I_NAMES",
     "PATHLOSS_NAMES",
+    "RADIO_MODEL_NAMES",
+    "AntennaConfig",
     "ConfigError",
+    "IndoorConfig",
     "LayoutConfig",
+    "LegacyRadioConfig",
     "PhaseConfig",
     "RadioConfig",
     "ScenarioConfig",
@@ -43,8 +48,12 @@ __all__ = [
     "load_scenario",
 ]
 
+RADIO_MODEL_NAMES = ("3gpp", "legacy")
+"""Radio models of ``radio.model`` (classes in :mod:`slicesim.sim.channel`)."""
 PATHLOSS_NAMES = ("uma_38901", "macro_36942")
-"""Path-loss models of ``radio.pathloss`` (classes in :mod:`slicesim.sim.channel`)."""
+"""Path-loss models of ``radio.legacy.pathloss`` (classes in :mod:`slicesim.sim.channel`)."""
+O2I_NAMES = ("tr38901", "tr36873")
+"""Outdoor-to-indoor loss models of ``radio.indoor.o2i`` (:mod:`slicesim.sim.channel`)."""
 LINK_NAMES = ("cqi", "shannon")
 """Link models of ``radio.link`` (classes in :mod:`slicesim.sim.link`)."""
 
@@ -115,7 +124,7 @@ class LayoutConfig(_Validated):
     isd_m: float = _num(10, 20_000, 500.0, "m", lo_open=True)  # TR 36.814 Table A.2.1.1-2 Case 1
     azimuths_deg: tuple[float, ...] = _num(-360, 360, (30.0, 150.0, 270.0), "deg")
     bs_height_m: float = _num(1, 300, 25.0, "m")  # TR 38.901 Table 7.4.1-1 UMa h_BS
-    ue_height_m: float = _num(1, 22.5, 1.5, "m")  # TR 38.901 Table 7.4.1-1 UMa 1.5 <= h_UT <= 22.5
+    ue_height_m: float = _num(1, 22.5, 1.5, "m")  # outdoor users, TR 38.901 Tables 7.2-1, 7.4.1-1
     min_distance_m: float = _num(0, 1_000, 35.0, "m")  # TR 36.814 Table A.2.1.1-2 (35 m)
 
     def _check(self) -> None:
@@ -129,16 +138,68 @@ class LayoutConfig(_Validated):
 
 
 @dataclass(frozen=True)
-class RadioConfig(_Validated):
-    """Carrier, power, propagation and link model."""
+class AntennaConfig(_Validated):
+    """BS antenna of the 3GPP radio model: the TR 38.901 element, alone or in a vertical column.
 
-    carrier_ghz: float = _num(0.5, 100, 2.6, "GHz")
-    n_prb: int = _num(6, 275, 100)  # 20 MHz = 100 PRBs, TS 36.101 Table 5.6-1
-    prb_bandwidth_hz: float = _num(15e3, 1.44e6, 180e3, "Hz")  # 12 x 15 kHz, TS 36.211 6.2.3
-    overhead: float = _num(0, 0.9, 0.25)  # control + reference signals; peak 75.4 Mbit/s (36.213)
-    tx_power_dbm: float = _num(0, 70, 46.0, "dBm")  # TR 36.814 Table A.2.1.1-2 (46 dBm, 20 MHz)
-    noise_density_dbm_hz: float = _num(-200, -100, -174.0, "dBm/Hz")  # thermal noise, 290 K
-    noise_figure_db: float = _num(0, 20, 9.0, "dB")  # TR 36.814 Table A.2.1.1-2 UE NF
+    The element is TR 38.901 Table 7.3-1 (= TR 36.873 Table 7.1-1): A_V = -min(12 ((theta - 90) /
+    theta_3dB)^2, SLA_V), A_H = -min(12 (phi / phi_3dB)^2, A_max), A = -min(-(A_V + A_H), A_max),
+    peak gain 8 dBi. ``elements`` > 1 stacks it in a uniform vertical column, one port, with
+    electrical downtilt weights (TR 36.873 section 7.1.1; TR 38.901 Table 7.8-1 and TR 36.873
+    Table 8.2-1: K = M = 10 elements at 0.5 lambda, 102 deg = 12 deg below the horizon).
+    """
+
+    elements: int = _num(1, 64, 10)
+    """Vertical elements M of the column (1: a single element, TR 36.873 K = M = 1)."""
+    spacing_wavelengths: float = _num(0.1, 4, 0.5)  # d_V / lambda, TR 36.873 Table 8.2-1
+    electrical_tilt_deg: float = _num(-90, 90, 12.0, "deg")
+    """Downtilt of the column's beam below the horizon (theta_etilt = 90 + tilt, TR 38.901 Table
+    7.8-1: 102 deg); no effect with one element."""
+    element_gain_dbi: float = _num(-10, 30, 8.0, "dBi")  # G_E,max, TR 38.901 Table 7.3-1
+    beamwidth_h_deg: float = _num(1, 360, 65.0, "deg")  # phi_3dB, TR 38.901 Table 7.3-1
+    beamwidth_v_deg: float = _num(1, 180, 65.0, "deg")  # theta_3dB, TR 38.901 Table 7.3-1
+    max_attenuation_db: float = _num(0, 100, 30.0, "dB")  # A_max, TR 38.901 Table 7.3-1
+    side_lobe_db: float = _num(0, 100, 30.0, "dB")  # SLA_V, TR 38.901 Table 7.3-1
+
+
+@dataclass(frozen=True)
+class IndoorConfig(_Validated):
+    """Indoor users of the 3GPP radio model: heights on floors and outdoor-to-indoor loss.
+
+    Indoor users stand on floor n_fl ~ U{1..N_fl} of a building with N_fl ~ U{floors_min..
+    floors_max} floors, at h_UT = 3 (n_fl - 1) + 1.5 m (TR 38.901 Table 7.2-1), at d_2D-in inside
+    the building. Their loss adds PL_tw + 0.5 d_2D-in + N(0, sigma_P^2) (TR 38.901 7.4.3.1).
+    """
+
+    fraction: float = _num(0, 1, 0.8)  # indoor users, TR 38.901 Tables 7.2-1 and 7.8-1 (80 %)
+    o2i: str = "tr38901"
+    """O2I model: ``tr38901`` (TR 38.901 7.4.3.1, low/high-loss buildings) or ``tr36873`` (TR
+    36.873 Table 7.2-1: 20 dB through the wall + 0.5 d_2D-in, d_2D-in ~ U(0, 25 m))."""
+    high_loss_fraction: float = _num(0, 1, 0.5)
+    """Share of indoor users in high-loss buildings (IRR glass + concrete; the rest low-loss:
+    standard glass + concrete), TR 38.901 Table 7.4.3-2; the calibration uses 50 % (Table 7.8-1)."""
+    max_distance_m: float = _num(0, 100, 25.0, "m")
+    """d_2D-in: TR 38.901 7.4.3.1 takes the minimum of two U(0, 25 m) draws for UMa."""
+    floors_min: int = _num(1, 100, 4)  # N_fl ~ U{4..8}, TR 38.901 Table 7.2-1
+    floors_max: int = _num(1, 100, 8)
+
+    def _check(self) -> None:
+        if self.o2i not in O2I_NAMES:
+            raise ConfigError(f"o2i = {self.o2i!r} is unknown: allowed {sorted(O2I_NAMES)}")
+        if self.floors_min > self.floors_max:
+            raise ConfigError(
+                f"floors_min = {self.floors_min} must not exceed floors_max = {self.floors_max}"
+            )
+
+
+@dataclass(frozen=True)
+class LegacyRadioConfig(_Validated):
+    """The radio model of slicesim 0.1, before its 3GPP calibration (``radio.model: legacy``).
+
+    A 2-D sector pattern (TR 36.942 4.2.1), every user outdoors at the layout's UE height, users
+    dropped on disc wedges, inter-site correlated shadowing and a 70 dB minimum coupling loss.
+    Kept so that earlier results stay reproducible bit for bit.
+    """
+
     pathloss: str = "uma_38901"
     """Path-loss model: ``uma_38901`` (TR 38.901 Table 7.4.1-1) or ``macro_36942`` (TR 36.942)."""
     shadowing_correlation: float = _num(0, 1, 0.5)  # inter-site, TR 36.942 section 4.5
@@ -146,13 +207,48 @@ class RadioConfig(_Validated):
     antenna_gain_dbi: float = _num(-10, 30, 15.0, "dBi")  # TR 36.942 section 4.2.1 (15 dBi)
     beamwidth_deg: float = _num(1, 360, 65.0, "deg")  # TR 36.942 section 4.2.1 theta_3dB
     max_attenuation_db: float = _num(0, 60, 20.0, "dB")  # TR 36.942 section 4.2.1 A_m
-    link: str = "cqi"
-    """Link model: ``cqi`` (TS 36.213 Table 7.2.3-1) or ``shannon`` (TR 36.942 Annex A)."""
 
     def _check(self) -> None:
         if self.pathloss not in PATHLOSS_NAMES:
             raise ConfigError(
                 f"pathloss = {self.pathloss!r} is unknown: allowed {sorted(PATHLOSS_NAMES)}"
+            )
+
+
+@dataclass(frozen=True)
+class RadioConfig(_Validated):
+    """Carrier, power, propagation and link model.
+
+    ``model: 3gpp`` (the default) is calibrated against TR 38.901 / TR 36.873 (README, "The model
+    and its assumptions"): UMa path loss with the user's height and LOS probability, 80 % indoor
+    users with O2I loss (``indoor``), the 3-D antenna (``antenna``), drops uniform over the area,
+    shadowing uncorrelated between sites. ``model: legacy`` is slicesim 0.1's model (``legacy``).
+    """
+
+    model: str = "3gpp"
+    """Radio model: ``3gpp`` or ``legacy`` (slicesim 0.1, parameters in ``legacy``)."""
+    carrier_ghz: float = _num(0.5, 100, 2.6, "GHz")
+    n_prb: int = _num(6, 275, 100)  # 20 MHz = 100 PRBs, TS 36.101 Table 5.6-1
+    prb_bandwidth_hz: float = _num(15e3, 1.44e6, 180e3, "Hz")  # 12 x 15 kHz, TS 36.211 6.2.3
+    overhead: float = _num(0, 0.9, 0.25)  # control + reference signals; peak 75.4 Mbit/s (36.213)
+    tx_power_dbm: float = _num(0, 70, 46.0, "dBm")  # TR 36.814 Table A.2.1.1-2 (46 dBm, 20 MHz)
+    noise_density_dbm_hz: float = _num(-200, -100, -174.0, "dBm/Hz")  # thermal noise, 290 K
+    noise_figure_db: float = _num(0, 20, 9.0, "dB")  # TR 36.814 Table A.2.1.1-2 UE NF
+    shadowing_correlation: float = _num(0, 1, 0.0)
+    """Inter-site correlation of shadowing (co-sited sectors share it): 0, as TR 38.901's
+    calibration (Table 7.8-1) leaves sites uncorrelated."""
+    min_coupling_loss_db: float = _num(0, 150, 0.0, "dB")
+    """Lower bound on the coupling loss; 0 = none (TR 38.901 has only the 35 m minimum distance)."""
+    antenna: AntennaConfig = field(default_factory=AntennaConfig)
+    indoor: IndoorConfig = field(default_factory=IndoorConfig)
+    legacy: LegacyRadioConfig = field(default_factory=LegacyRadioConfig)
+    link: str = "cqi"
+    """Link model: ``cqi`` (TS 36.213 Table 7.2.3-1) or ``shannon`` (TR 36.942 Annex A)."""
+
+    def _check(self) -> None:
+        if self.model not in RADIO_MODEL_NAMES:
+            raise ConfigError(
+                f"model = {self.model!r} is unknown: allowed {sorted(RADIO_MODEL_NAMES)}"
             )
         if self.link not in LINK_NAMES:
             raise ConfigError(f"link = {self.link!r} is unknown: allowed {sorted(LINK_NAMES)}")
@@ -430,6 +526,13 @@ def _merge(base: Any, over: Any, where: str) -> Any:
     return over
 
 
+_MOVED = {
+    f"radio.{name}": f"radio.legacy.{name}"
+    for name in ("pathloss", "antenna_gain_dbi", "beamwidth_deg", "max_attenuation_db")
+}
+"""Scenario keys of slicesim 0.1 that moved, for a helpful error."""
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
@@ -467,6 +570,11 @@ def _build(cls: Any, data: Any, where: str) -> Any:
     hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
+    moved = [
+        f"{label}.{k} is now {_MOVED[f'{label}.{k}']}" for k in unknown if f"{label}.{k}" in _MOVED
+    ]
+    if moved:
+        raise ConfigError(f"{'; '.join(moved)} (slicesim 0.2: the legacy radio model's parameters)")
     if unknown:
         raise ConfigError(f"{label}: unknown key(s) {unknown}; allowed: {sorted(names)}")
     prefix = f"{where}." if where else ""

@@ -123,7 +123,13 @@ def test_sinr_distribution_in_3gpp_range():
 
 def test_macro_36942_and_shannon_models_run():
     config = slicesim.load_scenario(
-        "small", {"radio.pathloss": "macro_36942", "radio.link": "shannon", "sim.window_s": 4.0}
+        "small",
+        {
+            "radio.model": "legacy",
+            "radio.legacy.pathloss": "macro_36942",
+            "radio.link": "shannon",
+            "sim.window_s": 4.0,
+        },
     )
     net = slicesim.Network(config, seed=0)
     rep = net.run_period(shares(net.n_cells, [0.4, 0.3, 0.0, 0.3]))

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from slicesim.config import ScenarioConfig
-from slicesim.sim.channel import coupling_gains
+from slicesim.sim.channel import RADIO_MODELS, Drops
 from slicesim.sim.kpi import PeriodReport, qos
 from slicesim.sim.layout import make_layout
 from slicesim.sim.link import LINK_MODELS
@@ -83,16 +83,28 @@ class Network:
 
     # ------------------------------------------------------------------ geometry
 
+    @property
+    def tx_mw(self) -> float:
+        """Transmit power of a cell per PRB (mW)."""
+        return self._tx_mw
+
+    @property
+    def noise_mw(self) -> float:
+        """Noise power in one PRB at the UE, noise figure included (mW)."""
+        return self._noise_mw
+
     def _drop_users(self, per_cell: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Drop ``per_cell`` users in every cell's sector: gains (n_cells, per_cell, n_cells).
 
         Gains include the transmit power per PRB; the second array is each user's serving cell
-        (the strongest, RSRP). Users are dropped for a cell but may attach to another one.
+        (the strongest by coupling gain). Users are dropped for a cell but may attach to another.
+        The drops themselves are kept as :attr:`pool` (positions, heights, indoor state, coupling
+        losses), for calibration and plots.
         """
         cells = np.repeat(np.arange(self.n_cells), per_cell)
-        xy = self.layout.drop(cells, rng, self.config.layout.min_distance_m)
-        gain = coupling_gains(self.layout, xy, self.config.radio, self.config.layout, rng)
-        gain = gain * self._tx_mw
+        model = RADIO_MODELS[self.config.radio.model](self.config, self.seed)
+        self.pool: Drops = model.drops(self.layout, cells, rng)
+        gain = 10.0 ** (-self.pool.coupling_db / 10.0) * self._tx_mw
         shape = (self.n_cells, per_cell)
         return gain.reshape(*shape, self.n_cells), np.argmax(gain, axis=1).reshape(shape)
 

@@ -78,7 +78,7 @@ class Layout:
     def drop(
         self, cells: np.ndarray, rng: np.random.Generator, min_distance_m: float
     ) -> np.ndarray:
-        """Positions of users dropped uniformly in the sector wedges of ``cells``.
+        """Positions of users dropped uniformly in the sector wedges of ``cells`` (legacy model).
 
         A wedge spans boresight +-180/n_sectors deg and radius [min_distance_m, ISD/sqrt(3)]
         (the hexagon's circumradius), so a site's sectors tile its hexagon. The serving cell is
@@ -93,6 +93,36 @@ class Layout:
             [np.cos(angle), np.sin(angle)], axis=1
         )
         return self.wrap(xy)
+
+    def drop_uniform(
+        self, cells: np.ndarray, rng: np.random.Generator, min_distance_m: float
+    ) -> np.ndarray:
+        """Positions uniform over the part of its site's hexagon that each cell's sector covers.
+
+        The hexagons of the sites tile the torus, and sector s of a site covers the points within
+        boresight +-180/n_sectors deg: for three sectors at 30/150/270 deg, the rhombi of TR 38.901
+        Figure 7.8-1's hexagonal layout. Points nearer the site than ``min_distance_m`` are drawn
+        again (TR 38.901 Table 7.8-1: 35 m for UMa). Unlike :meth:`drop`'s disc wedges, this does
+        not over-weight the cell edge.
+        """
+        r_max = self.isd_m / math.sqrt(3)  # circumradius; the hexagon's vertices at 30 + 60 k deg
+        normals = np.deg2rad(np.array([0.0, 60.0, 120.0]))  # towards the six neighbour sites
+        normals = np.stack([np.cos(normals), np.sin(normals)])
+        half = math.pi / self.n_sectors
+        az = np.deg2rad(self.cell_azimuth_deg[cells])
+        out = np.empty((len(cells), 2))
+        todo = np.arange(len(cells))
+        while len(todo):  # uniform in the wedge of the circumscribed disc, kept inside the hexagon
+            shape = (len(todo), 2)  # two candidates a round (acceptance 3 sqrt(3) / (2 pi) = 0.83)
+            radius = np.sqrt(rng.uniform(min_distance_m**2, r_max**2, shape))
+            angle = az[todo, None] + rng.uniform(-half, half, shape)
+            vec = radius[..., None] * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
+            ok = np.all(np.abs(vec @ normals) <= self.isd_m / 2, axis=-1)
+            found = ok.any(axis=1)
+            first = np.argmax(ok, axis=1)
+            out[todo[found]] = vec[found, first[found]]
+            todo = todo[~found]
+        return self.wrap(self.sites_m[self.cell_site[cells]] + out)
 
 
 def make_layout(config: LayoutConfig) -> Layout:
