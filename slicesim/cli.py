@@ -1,6 +1,7 @@
 """Command line: ``slicesim simulate`` (fixed allocations), ``slicesim bench`` (the paper
 benchmark, transfer with ``--pretrain-scenario``), ``slicesim sweep`` (grids of scenario
-overrides), ``slicesim train td3`` (offline TD3). Bad input ends with one line naming the flag."""
+overrides), ``slicesim train td3`` (offline TD3), ``slicesim calibrate`` (the radio against
+3GPP, the KPIs against a TTI scheduler). Bad input ends with one line naming the flag."""
 
 from __future__ import annotations
 
@@ -132,6 +133,52 @@ def _add_sweep(sub: Any) -> None:
     p.set_defaults(func=_sweep)
 
 
+def _calibrate_kpi(args: argparse.Namespace, out: Path) -> int:
+    raise ValueError("--kpi: not available yet")
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from slicesim.experiments import calibrate as cal
+
+    out = check_output_dir(args.out)
+    if args.kpi:
+        return _calibrate_kpi(args, out)
+    if args.reference:
+        result = cal.reference_run(args.reference, args.seeds)
+    else:
+        config = load_scenario(args.scenario, _overrides(args.set))
+        result = cal.radio_calibration(config, args.seeds)
+    paths = cal.write_calibration(result, out)
+    if not args.quiet:
+        print(cal.calibration_table(result))
+        print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _add_calibrate(sub: Any) -> None:
+    from slicesim.sim.calibration import REFERENCES
+
+    p = sub.add_parser(
+        "calibrate",
+        help="the radio against the 3GPP calibration (or, with --kpi, the KPIs against a TTI "
+        "scheduler)",
+        description="Coupling loss, geometry (full-load SINR) and SIR of the drop pool, beside "
+        "the 3GPP references: OUT/calibration.json, OUT/calibration.png and a table. --reference "
+        "runs that reference's own 19-site network with its own radio parameters.",
+    )
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--scenario", default="paper", help="shipped scenario or YAML path")
+    which.add_argument("--reference", choices=sorted(REFERENCES), default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="scenario override, repeatable (e.g. radio.model=legacy)")  # fmt: skip
+    p.add_argument("--seeds", type=_pos_int, default=2, help="drop pools 0..N-1, pooled")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--kpi", action="store_true",
+                   help="the flow-level KPIs against the TTI-level reference instead")  # fmt: skip
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_calibrate)
+
+
 def _overrides(items: Sequence[str]) -> dict[str, object]:
     """``--set KEY=VALUE`` items as scenario overrides (values parsed as YAML)."""
     out: dict[str, object] = {}
@@ -219,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_bench(sub)
     _add_sweep(sub)
     _add_train(sub)
+    _add_calibrate(sub)
     return parser
 
 

@@ -109,8 +109,9 @@ def link_budget(config: ScenarioConfig, seed: int = 0) -> dict[str, np.ndarray]:
 
     Returns:
         ``coupling_loss_db``, ``geometry_db``, ``sir_db``, ``snr_db`` (serving cell alone),
-        ``cqi`` (at the geometry), ``below_cqi1`` (geometry under the CQI-1 threshold),
-        ``indoor`` (bool), ``height_m``, ``serving_cell`` (int): one entry per drop.
+        ``cqi`` and ``prb_bps`` (bit/s one PRB carries, at the geometry), ``below_cqi1``
+        (geometry under the CQI-1 threshold), ``indoor`` (bool), ``height_m``,
+        ``serving_cell`` (int): one entry per drop.
     """
     net = Network(config, seed)
     coupling = net.pool.coupling_db  # (n, n_cells)
@@ -120,13 +121,14 @@ def link_budget(config: ScenarioConfig, seed: int = 0) -> dict[str, np.ndarray]:
     own = gain[rows, serving]
     others = gain.sum(axis=1) - own
     geometry = own / (net.noise_mw + others)
-    cqi, _ = net.link.rates(geometry)
+    cqi, prb_bps = net.link.rates(geometry)
     return {
         "coupling_loss_db": coupling[rows, serving],
         "geometry_db": 10 * np.log10(geometry),
         "sir_db": 10 * np.log10(own / others),
         "snr_db": 10 * np.log10(own / net.noise_mw),
         "cqi": cqi,
+        "prb_bps": prb_bps,
         "below_cqi1": 10 * np.log10(geometry) < CQI_SINR_DB[0],
         "indoor": net.pool.indoor.copy(),
         "height_m": net.pool.height_m.copy(),
