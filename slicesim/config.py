@@ -26,6 +26,7 @@ import yaml
 from slicesim.profiles import PROFILES, MasksCsvError, load_masks_csv
 
 __all__ = [
+    "KPI_MODEL_NAMES",
     "LINK_NAMES",
     "PATHLOSS_NAMES",
     "ConfigError",
@@ -47,6 +48,8 @@ PATHLOSS_NAMES = ("uma_38901", "macro_36942")
 """Path-loss models of ``radio.pathloss`` (classes in :mod:`slicesim.sim.channel`)."""
 LINK_NAMES = ("cqi", "shannon")
 """Link models of ``radio.link`` (classes in :mod:`slicesim.sim.link`)."""
+KPI_MODEL_NAMES = ("legacy",)
+"""KPI models of ``sim.kpi_model`` (classes in :mod:`slicesim.sim.kpi_model`)."""
 
 
 class ConfigError(ValueError):
@@ -172,8 +175,15 @@ class SimConfig(_Validated):
     """Per-user buffer, in seconds of the user's offered rate; data beyond it is dropped."""
     drops_per_cell: int = _num(10, 1_000_000, 1000)
     """User drops (position, shadowing, LOS) pre-computed per cell; sessions draw from them."""
+    kpi_model: str = "legacy"
+    """How a user's time with data in an epoch is modelled (the throughput KPI's denominator):
+    see :mod:`slicesim.sim.kpi_model`; ``legacy`` is slicesim 0.1's formula."""
 
     def _check(self) -> None:
+        if self.kpi_model not in KPI_MODEL_NAMES:
+            raise ConfigError(
+                f"kpi_model = {self.kpi_model!r} is unknown: allowed {sorted(KPI_MODEL_NAMES)}"
+            )
         if self.epoch_s > self.window_s:
             raise ConfigError(
                 f"epoch_s = {self.epoch_s} must not exceed window_s = {self.window_s}"

@@ -20,6 +20,7 @@ from slicesim.config import ScenarioConfig
 from slicesim.sim.capture import Traffic
 from slicesim.sim.channel import coupling_gains
 from slicesim.sim.kpi import PeriodReport, qos
+from slicesim.sim.kpi_model import KPI_MODELS
 from slicesim.sim.layout import make_layout
 from slicesim.sim.link import LINK_MODELS
 from slicesim.sim.scheduler import check_shares
@@ -54,6 +55,7 @@ class Network:
              + radio.noise_figure_db) / 10
         )  # fmt: skip
         self.link = LINK_MODELS[radio.link](radio)
+        self.kpi_model = KPI_MODELS[config.sim.kpi_model]()
         self.masks = TrafficMasks(config, self.seed)
         sl = config.slices
         self.thr_need_mbps, self.delay_need_ms = config.thr_need_mbps, config.delay_need_ms

@@ -276,13 +276,13 @@ def _epochs(
         phi, load = processor_share(flat, work.ravel(), n_draws * copies * n_groups)
         phi = phi.reshape(copies, -1)
         rate = phi * full_rate  # > 0 wherever need > 0 (water-filling levels are > 0)
-        # throughput while backlogged (scheduler.py); the floor keeps idle users at 0 / x
-        thr = full_rate * np.maximum(np.maximum(1.0 - load[flat].reshape(phi.shape), phi), 1e-9)
+        # throughput of a burst and time with data: the KPI model (kpi_model.py)
+        thr, busy_s = net.kpi_model.epoch(full_rate, rate, phi, work, flat, load, dt)
         delay = np.minimum(backlog / np.maximum(rate, 1e-9) + burst / thr, cap_s)
         served = rate * dt
         left = np.minimum(need - served, net._offered_bps[sl] * cap_s)
         on = present * dt
-        values = {"bits": served, "busy_s": rate / thr * dt, "delay_bits_s": delay * arrived,
+        values = {"bits": served, "busy_s": busy_s, "delay_bits_s": delay * arrived,
                   "cqi_s": cqi * on, "arrived_bits": arrived, "user_s": on}  # fmt: skip
         lo = 0
         for d, n in zip(draws, ns, strict=True):
