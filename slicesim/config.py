@@ -48,7 +48,7 @@ PATHLOSS_NAMES = ("uma_38901", "macro_36942")
 """Path-loss models of ``radio.pathloss`` (classes in :mod:`slicesim.sim.channel`)."""
 LINK_NAMES = ("cqi", "shannon")
 """Link models of ``radio.link`` (classes in :mod:`slicesim.sim.link`)."""
-KPI_MODEL_NAMES = ("legacy",)
+KPI_MODEL_NAMES = ("legacy", "user_ps")
 """KPI models of ``sim.kpi_model`` (classes in :mod:`slicesim.sim.kpi_model`)."""
 
 
@@ -175,9 +175,10 @@ class SimConfig(_Validated):
     """Per-user buffer, in seconds of the user's offered rate; data beyond it is dropped."""
     drops_per_cell: int = _num(10, 1_000_000, 1000)
     """User drops (position, shadowing, LOS) pre-computed per cell; sessions draw from them."""
-    kpi_model: str = "legacy"
-    """How a user's time with data in an epoch is modelled (the throughput KPI's denominator):
-    see :mod:`slicesim.sim.kpi_model`; ``legacy`` is slicesim 0.1's formula."""
+    kpi_model: str = "user_ps"
+    """How an epoch's burst throughput and each user's time with data are modelled
+    (:mod:`slicesim.sim.kpi_model`): ``user_ps`` (user-level processor sharing, checked against
+    a TTI-level scheduler) or ``legacy`` (slicesim 0.1's flow-level formulas, bit for bit)."""
 
     def _check(self) -> None:
         if self.kpi_model not in KPI_MODEL_NAMES:
