@@ -99,8 +99,8 @@ def test_reference_respects_budgets_and_is_reproducible(captured):
     kpis = simulate_tti(config, capture, xs)
     budget = np.floor(xs * config.radio.n_prb + 1e-9) / config.radio.n_prb
     assert np.all(kpis["prb_util"] <= budget[None] + 1e-12)
-    used = np.divide(kpis["prb_util"], budget[None], out=np.zeros_like(budget[None]),
-                     where=budget[None] > 0)  # fmt: skip
+    full = np.broadcast_to(budget, kpis["prb_util"].shape)
+    used = np.divide(kpis["prb_util"], full, out=np.zeros(full.shape), where=full > 0)
     assert used.max() > 0.99  # the smallest level saturates: the budget binds
     for name in ("demand_mbps", "users", "cqi"):
         np.testing.assert_allclose(kpis[name], replay.kpis[name], rtol=1e-12, atol=1e-12)
