@@ -50,6 +50,7 @@ def base() -> dict:
         (lambda d: d["timeline"]["phases"][1].update(slices=[1, 9]), r"timeline\.phases\[1\]\.slices: unknown slice id 9"),
         (lambda d: d["timeline"]["phases"][0].update(start=3), r"timeline\.phases must start with a phase at start = 0"),
         (lambda d: d["radio"].update(pathloss="free_space"), r"radio\.pathloss = 'free_space' is unknown: allowed \['macro_36942', 'uma_38901'\]"),
+        (lambda d: d["sim"].update(kpi_model="fluid"), r"sim\.kpi_model = 'fluid' is unknown: allowed \['legacy', 'user_ps'\]"),
         (lambda d: d["sim"].update(epoch_s=20.0), r"sim\.epoch_s = 20\.0 must not exceed window_s = 10\.0"),
         (lambda d: d["slices"][1].update(id=1), r"slices\[\]\.id = \[1, 1, 3, 4\] must be unique"),
         (lambda d: d["layout"].update(n_sites=5), r"layout\.n_sites = 5 is not a hexagonal cluster size i\^2 \+ ij \+ j\^2: allowed 1, 3, 4, 7"),
