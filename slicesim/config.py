@@ -26,6 +26,7 @@ import yaml
 from slicesim.profiles import PROFILES, MasksCsvError, load_masks_csv
 
 __all__ = [
+    "KPI_MODEL_NAMES",
     "LINK_NAMES",
     "O2I_NAMES",
     "PATHLOSS_NAMES",
@@ -56,6 +57,8 @@ O2I_NAMES = ("tr38901", "tr36873")
 """Outdoor-to-indoor loss models of ``radio.indoor.o2i`` (:mod:`slicesim.sim.channel`)."""
 LINK_NAMES = ("cqi", "shannon")
 """Link models of ``radio.link`` (classes in :mod:`slicesim.sim.link`)."""
+KPI_MODEL_NAMES = ("legacy", "user_ps")
+"""KPI models of ``sim.kpi_model`` (classes in :mod:`slicesim.sim.kpi_model`)."""
 
 
 class ConfigError(ValueError):
@@ -268,8 +271,16 @@ class SimConfig(_Validated):
     """Per-user buffer, in seconds of the user's offered rate; data beyond it is dropped."""
     drops_per_cell: int = _num(10, 1_000_000, 1000)
     """User drops (position, shadowing, LOS) pre-computed per cell; sessions draw from them."""
+    kpi_model: str = "user_ps"
+    """How an epoch's burst throughput and each user's time with data are modelled
+    (:mod:`slicesim.sim.kpi_model`): ``user_ps`` (user-level processor sharing, checked against
+    a TTI-level scheduler) or ``legacy`` (slicesim 0.1's flow-level formulas, bit for bit)."""
 
     def _check(self) -> None:
+        if self.kpi_model not in KPI_MODEL_NAMES:
+            raise ConfigError(
+                f"kpi_model = {self.kpi_model!r} is unknown: allowed {sorted(KPI_MODEL_NAMES)}"
+            )
         if self.epoch_s > self.window_s:
             raise ConfigError(
                 f"epoch_s = {self.epoch_s} must not exceed window_s = {self.window_s}"

@@ -56,6 +56,7 @@ def base() -> dict:
         (lambda d: d["radio"].update(indoor={"fraction": 1.2}), r"radio\.indoor\.fraction = 1\.2 is out of range: allowed \[0, 1\]"),
         (lambda d: d["radio"].update(indoor={"floors_min": 9}), r"radio\.indoor\.floors_min = 9 must not exceed floors_max = 8"),
         (lambda d: d["radio"].update(antenna={"elements": 0}), r"radio\.antenna\.elements = 0 is out of range: allowed \[1, 64\]"),
+        (lambda d: d["sim"].update(kpi_model="fluid"), r"sim\.kpi_model = 'fluid' is unknown: allowed \['legacy', 'user_ps'\]"),
         (lambda d: d["sim"].update(epoch_s=20.0), r"sim\.epoch_s = 20\.0 must not exceed window_s = 10\.0"),
         (lambda d: d["slices"][1].update(id=1), r"slices\[\]\.id = \[1, 1, 3, 4\] must be unique"),
         (lambda d: d["layout"].update(n_sites=5), r"layout\.n_sites = 5 is not a hexagonal cluster size i\^2 \+ ij \+ j\^2: allowed 1, 3, 4, 7"),

@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from slicesim.config import ScenarioConfig
+from slicesim.sim.capture import Traffic
 from slicesim.sim.channel import RADIO_MODELS, Drops
 from slicesim.sim.kpi import PeriodReport, qos
+from slicesim.sim.kpi_model import KPI_MODELS
 from slicesim.sim.layout import make_layout
 from slicesim.sim.link import LINK_MODELS
 from slicesim.sim.scheduler import check_shares
@@ -53,6 +55,7 @@ class Network:
              + radio.noise_figure_db) / 10
         )  # fmt: skip
         self.link = LINK_MODELS[radio.link](radio)
+        self.kpi_model = KPI_MODELS[config.sim.kpi_model]()
         self.masks = TrafficMasks(config, self.seed)
         sl = config.slices
         self.thr_need_mbps, self.delay_need_ms = config.thr_need_mbps, config.delay_need_ms
@@ -219,6 +222,7 @@ class Network:
         xs: np.ndarray,
         states: Sequence[dict[str, Any]] | None = None,
         frozen_util: np.ndarray | None = None,
+        capture: list[Traffic] | None = None,
     ) -> Replay:
         """Simulate the coming period under each allocation of ``xs`` on common random numbers.
 
@@ -236,6 +240,9 @@ class Network:
             frozen_util: cell loads ``(K, n_epochs, n_cells)``, one per state, used for every
                 epoch's interference instead of the copies' own loads: a slice's KPIs then
                 depend on its own share only (what the oracles' level sweeps need).
+            capture: if given, one :class:`~slicesim.sim.capture.Traffic` per state is appended:
+                the users and bursts every copy saw (for the TTI reference,
+                :mod:`slicesim.sim.tti`). Recording changes no draw and no KPI.
 
         Returns:
             KPIs and QoS per state and copy (arrays ``(K, L, n_cells, n_slices)``) and each
@@ -271,7 +278,7 @@ class Network:
                 rng.bit_generator.state = copy.deepcopy(st["rng"])
             warm = np.stack([np.asarray(st["cell_util"], dtype=float) for st in states])
             frozen = None if frozen_util is None else np.asarray(frozen_util, dtype=float)
-            window = simulate_window(self, xs, rngs, warm, frozen)
+            window = simulate_window(self, xs, rngs, warm, frozen, capture)
         finally:
             self.set_state(saved)
             self._active_now = self.active_mask()

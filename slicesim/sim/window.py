@@ -10,6 +10,8 @@ The same window can carry several *copies* (allocations replayed on one draw of 
 common random numbers) and several *draws* (independent populations of the same period, each
 with its own generator): the oracles' replays (``Network.replay``) run them in one pass, sharing
 the per-epoch Python and SimPy overhead. With one copy and one draw this is ``run_period``.
+On request (``capture``) it also records what each draw offered, users and bursts
+(:mod:`slicesim.sim.capture`), for the TTI-level reference.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import simpy
 
+from slicesim.sim.capture import Traffic, TrafficRecorder
 from slicesim.sim.kpi import GroupSums
 from slicesim.sim.scheduler import prb_budgets, processor_share
 
@@ -166,6 +169,7 @@ def simulate_window(
     rngs: Sequence[np.random.Generator],
     warm: np.ndarray,
     frozen: np.ndarray | None = None,
+    capture: list[Traffic] | None = None,
 ) -> Window:
     """Simulate the coming period's window of ``net`` for every copy and draw.
 
@@ -175,6 +179,8 @@ def simulate_window(
         rngs: one generator per draw (consumed as the draw's users and bursts need).
         warm: cell loads of the first epoch's interference, (draws, n_cells).
         frozen: loads of every epoch, (draws, n_epochs, n_cells), instead of the copies' own.
+        capture: if given, one :class:`~slicesim.sim.capture.Traffic` per draw is appended
+            (users and bursts; the KPIs and the draws' generators are the same as without).
     """
     sim = net.config.sim
     copies, n_groups = xs.shape[0], net.n_cells * net.n_slices
@@ -197,8 +203,11 @@ def simulate_window(
             env.process(draw.arrivals(env, int(s), float(rate[s])))
     budget = prb_budgets(xs, net.n_prb).reshape(copies, n_groups)
     end: list[np.ndarray] = []
-    env.process(_epochs(env, net, draws, budget, prb_s, warm, frozen, trace, end))
+    recorder = None if capture is None else TrafficRecorder(net, len(draws))
+    env.process(_epochs(env, net, draws, budget, prb_s, warm, frozen, trace, end, recorder))
     env.run(until=sim.window_s)
+    if capture is not None and recorder is not None:
+        capture.extend(recorder.traffic(draws))
     per_draw = [d.group_sums(n_groups) for d in draws]
     sums = {name: np.stack([g[name] for g in per_draw]) for name in per_draw[0]}
     return Window(GroupSums(sums, prb_s, net.n_cells), np.stack(trace, axis=2), end[0])
@@ -214,13 +223,15 @@ def _epochs(
     frozen: np.ndarray | None,
     trace: list[np.ndarray],
     end: list[np.ndarray],
+    recorder: TrafficRecorder | None = None,
 ) -> Any:
     """SimPy process: a scheduling epoch every ``epoch_s``, vectorised over users and copies.
 
     Per epoch: load-coupled SINR -> CQI -> rate per PRB; bursts arrive (one draw for every
     copy); each slice's PRB budget is time-shared among its users
     (``scheduler.processor_share``); buffers, PRB use and the KPI sums are updated. Cell loads
-    feed the next epoch's interference (or the ``frozen`` loads, if given).
+    feed the next epoch's interference (or the ``frozen`` loads, if given). A ``recorder``
+    keeps every epoch's users and burst counts.
     """
     dt, cap_s = net.config.sim.epoch_s, net.config.sim.buffer_s
     n_draws, (copies, n_groups) = len(draws), budget.shape
@@ -256,6 +267,8 @@ def _epochs(
         burst = net._burst_bits[sl]
         counts = _join(draws, ns, lambda k, d, n: net._bursts.draw(d.slice[:n], d.rng))
         arrived = burst * counts * present
+        if recorder is not None:
+            recorder.epoch(ns, present, prb_bps[0], cqi[0], counts)
         backlog = _join(draws, ns, lambda k, d, n: d.backlog[:, :n], axis=1) * present
         need = backlog + arrived
         work = need / (full_rate * dt)  # share of the slice's epoch the user needs
@@ -263,13 +276,13 @@ def _epochs(
         phi, load = processor_share(flat, work.ravel(), n_draws * copies * n_groups)
         phi = phi.reshape(copies, -1)
         rate = phi * full_rate  # > 0 wherever need > 0 (water-filling levels are > 0)
-        # throughput while backlogged (scheduler.py); the floor keeps idle users at 0 / x
-        thr = full_rate * np.maximum(np.maximum(1.0 - load[flat].reshape(phi.shape), phi), 1e-9)
+        # throughput of a burst and time with data: the KPI model (kpi_model.py)
+        thr, busy_s = net.kpi_model.epoch(full_rate, rate, phi, work, flat, load, dt)
         delay = np.minimum(backlog / np.maximum(rate, 1e-9) + burst / thr, cap_s)
         served = rate * dt
         left = np.minimum(need - served, net._offered_bps[sl] * cap_s)
         on = present * dt
-        values = {"bits": served, "busy_s": rate / thr * dt, "delay_bits_s": delay * arrived,
+        values = {"bits": served, "busy_s": busy_s, "delay_bits_s": delay * arrived,
                   "cqi_s": cqi * on, "arrived_bits": arrived, "user_s": on}  # fmt: skip
         lo = 0
         for d, n in zip(draws, ns, strict=True):
