@@ -36,6 +36,7 @@ __all__ = [
     "LEVELS",
     "LOADS",
     "busiest_period",
+    "kpi_table",
     "plot_validation",
     "validate_kpis",
     "write_validation",
@@ -239,6 +240,26 @@ def write_validation(result: Mapping[str, Any], path: str | Path) -> Path:
     return path
 
 
+def kpi_table(result: Mapping[str, Any]) -> str:
+    """Each model's largest errors against the TTI reference, per load, as Markdown."""
+    loads = [str(case["load"]) for case in result["loads"]]
+    lines = [
+        f"{result['scenario']}, period {result['period']}, {result['draws']} draws x "
+        f"{result['cells']} cells, shares {result['levels'][0]:g}..{result['levels'][-1]:g}: "
+        "largest |model - TTI reference| of mean r / P(r = 1) over slices and shares",
+        "",
+        "| KPI model | " + " | ".join(f"load x{load}" for load in loads) + " | all |",
+        "|---" * (len(loads) + 2) + "|",
+    ]
+    for name, err in result["errors"].items():
+        per = err["per_load"]
+        cells = [f"{per[x]['max_abs_r_error']:.3f} / {per[x]['max_abs_p_r1_error']:.3f}"
+                 for x in loads]  # fmt: skip
+        total = f"{err['max_abs_r_error']:.3f} / {err['max_abs_p_r1_error']:.3f}"
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {total} |")
+    return "\n".join(lines)
+
+
 def plot_validation(result: Mapping[str, Any], path: str | Path) -> Path:
     """Mean r against the share: one panel per load, one colour per slice, the reference solid,
     the validated model dashed and ``legacy`` (if compared) dotted."""
@@ -269,7 +290,7 @@ def plot_validation(result: Mapping[str, Any], path: str | Path) -> Path:
                  "legacy dotted) against the TTI reference (solid)", fontsize=9)  # fmt: skip
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
     plt.close(fig)
     return path

@@ -43,6 +43,7 @@ from typing import ClassVar
 import numpy as np
 
 from slicesim.config import KPI_MODEL_NAMES
+from slicesim.sim.scheduler import segment_prefix
 
 __all__ = ["KPI_MODELS", "KpiModel", "LegacyKpis", "UserPsKpis", "busy_shares"]
 
@@ -58,6 +59,10 @@ class KpiModel:
     """
 
     name: ClassVar[str] = ""
+    exact: ClassVar[bool] = True
+    """The window's per-epoch arithmetic keeps every copy and group to itself (interference as
+    one product per copy, water-filling summed per group), so a replayed copy equals the run bit
+    for bit; ``legacy`` keeps slicesim 0.1's batched arithmetic instead."""
 
     def epoch(
         self,
@@ -88,6 +93,7 @@ class LegacyKpis(KpiModel):
     slice's load including the user's own work; time with data = served bits / thr."""
 
     name = "legacy"
+    exact = False
 
     def epoch(self, full_rate, rate, phi, work, flat, load, dt):  # type: ignore[no-untyped-def]
         # the floor keeps idle users at 0 / x
@@ -145,9 +151,8 @@ def _capped_levels(g: np.ndarray, work: np.ndarray, u: np.ndarray, level: np.nda
     np.not_equal(g[1:], g[:-1], out=new[1:])
     starts = np.flatnonzero(new)
     run = np.cumsum(new) - 1
-    before = np.cumsum(u) - u  # u of the larger users of the same group, + earlier groups
-    before -= before[starts][run]
-    rest = np.add.reduceat(u, starts)[run] - before  # S_k with k = position in the group
+    before, total = segment_prefix(u, new)  # u of the larger users of the same group
+    rest = total[run] - before  # S_k with k = position in the group
     k = np.arange(len(g)) - starts[run]
     roots = (k + rest) / np.maximum(1.0 - rest, 1.0 / _OVER)  # rest >= 1: no root (huge)
     out = level.copy()

@@ -24,6 +24,7 @@ __all__ = [
     "prb_budgets",
     "processor_share",
     "proportional_split",
+    "segment_prefix",
 ]
 
 
@@ -111,7 +112,7 @@ def prb_budgets(x: np.ndarray, n_prb: int) -> np.ndarray:
 
 
 def processor_share(
-    group: np.ndarray, work: np.ndarray, n_groups: int
+    group: np.ndarray, work: np.ndarray, n_groups: int, exact: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Max-min fair time shares phi (sum <= 1 per group, phi_u <= work_u), vectorised.
 
@@ -119,6 +120,11 @@ def processor_share(
         group: group index (cell * n_slices + slice) of every user.
         work: share of its group's time each user needs this epoch (finite, >= 0).
         n_groups: number of groups.
+        exact: each group's arithmetic on its own users only, so a group's shares do not depend
+            on the other groups in the call (a replayed copy equals the run bit for bit) and
+            stay within float rounding of its budget whatever the needs. ``False`` is slicesim
+            0.1's water-filling (one cumulative sum over every saturated user), kept for the
+            ``legacy`` KPI model.
 
     Returns:
         phi per user, and the load (sum of work) of every group, shape (n_groups,).
@@ -128,12 +134,56 @@ def processor_share(
     if not over.any():  # the common case: every slice can serve all its users' data
         return work, load
     phi = work.copy()
-    phi[over] = _water_fill(group[over], work[over], n_groups)
+    fill = _water_fill_exact if exact else _water_fill
+    phi[over] = fill(group[over], work[over], n_groups)
     return phi, load
 
 
+def segment_prefix(values: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of the earlier values of each segment, and each segment's total, segment by segment.
+
+    ``values`` are sorted by segment and ``new`` marks each segment's first entry. Every
+    segment is summed on its own (one row of a padded table), so its sums do not depend on the
+    other segments, unlike a cumulative sum over the whole array minus its value at the
+    segment's start.
+
+    Returns:
+        The exclusive prefix sum of every entry within its segment, and the total of every
+        segment (in order of appearance).
+    """
+    starts = np.flatnonzero(new)
+    run = np.cumsum(new) - 1
+    pos = np.arange(len(values)) - starts[run]
+    table = np.zeros((len(starts), int(pos.max()) + 2))
+    table[run, pos + 1] = values
+    np.cumsum(table, axis=1, out=table)
+    return table[run, pos], table[:, -1]
+
+
+def _water_fill_exact(group: np.ndarray, work: np.ndarray, n_groups: int) -> np.ndarray:
+    """:func:`_water_fill` with each group summed on its own (:func:`segment_prefix`) and needs
+    clipped at 1: a need of a whole epoch or more is capped at the level anyway, and clipping
+    keeps a zero-budget slice's huge needs out of the sums."""
+    w_all = np.minimum(work, 1.0)
+    order = np.argsort(group + w_all * 0.5)
+    w, g = w_all[order], group[order]
+    new = np.ones(len(g), dtype=bool)
+    np.not_equal(g[1:], g[:-1], out=new[1:])
+    before, _ = segment_prefix(w, new)
+    size = np.bincount(g, minlength=n_groups)[g]
+    first = np.maximum.accumulate(np.where(new, np.arange(len(g)), 0))
+    level_here = (1.0 - before) / (size - (np.arange(len(g)) - first))
+    short = w > level_here
+    level = np.zeros(n_groups)
+    np.maximum.at(level, g[short], level_here[short])
+    phi = np.empty_like(w)
+    phi[order] = np.where(short, level[g], w)
+    return phi
+
+
 def _water_fill(group: np.ndarray, work: np.ndarray, n_groups: int) -> np.ndarray:
-    """Time shares of users in saturated groups: equal shares, capped at each user's need."""
+    """Time shares of users in saturated groups: equal shares, capped at each user's need
+    (slicesim 0.1's arithmetic, the ``legacy`` KPI model's)."""
     # Sort by group, then by need; needs >= 1 are always capped, so clipping keeps the order
     # that matters and lets one argsort of a float key replace a lexsort.
     order = np.argsort(group + np.minimum(work, 1.0) * 0.5)

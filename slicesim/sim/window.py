@@ -52,6 +52,7 @@ class _Draw:
         self.base = base  # offset of this draw's groups in the flat group index
         self.n = 0
         self.gain = np.empty((0, net.n_cells))
+        self.others = np.empty((0, net.n_cells))  # the gains with the serving cell's zeroed
         self.own = np.empty(0)
         self.cell = np.empty(0, dtype=np.intp)
         self.group = np.empty(0, dtype=np.intp)
@@ -67,6 +68,9 @@ class _Draw:
     def _grow(self, count: int) -> None:
         gain, own, cell = self.net._sample_drops(count, self.rng)
         self.gain = np.concatenate([self.gain, gain])
+        others = gain.copy()
+        others[np.arange(count), cell] = 0.0
+        self.others = np.concatenate([self.others, others])
         self.own = np.concatenate([self.own, own])
         self.cell = np.concatenate([self.cell, cell])
         self.group = np.concatenate([self.group, cell * self.net.n_slices])
@@ -234,6 +238,7 @@ def _epochs(
     keeps every epoch's users and burst counts.
     """
     dt, cap_s = net.config.sim.epoch_s, net.config.sim.buffer_s
+    exact = net.kpi_model.exact
     n_draws, (copies, n_groups) = len(draws), budget.shape
     copy_offset = (np.arange(copies) * n_groups)[:, None]  # group of copy l: + l * n_groups
     util = np.broadcast_to(warm[:, None, :], (n_draws, copies, net.n_cells))
@@ -256,8 +261,13 @@ def _epochs(
         base = group if n_draws == 1 else _join(draws, ns, lambda k, d, n: d.group[:n] + d.base)
 
         def interference(k: int, d: _Draw, n: int, util: np.ndarray = util) -> np.ndarray:
-            """(copies, n); with frozen loads every copy sees the same: one row."""
+            """(copies, n); with frozen loads every copy sees the same: one row.
+
+            Exact models: one product per copy of the other cells' gains (no own-minus-total
+            cancellation; a copy's result does not depend on the others). Legacy: 0.1's."""
             u = util[k, :1] if frozen is not None else util[k]
+            if exact:
+                return np.stack([d.others[:n] @ row for row in u])
             return u @ d.gain[:n].T - u[:, d.cell[:n]] * d.own[:n]
 
         inter = _join(draws, ns, interference, axis=1)
@@ -273,7 +283,7 @@ def _epochs(
         need = backlog + arrived
         work = need / (full_rate * dt)  # share of the slice's epoch the user needs
         flat = (base + copy_offset).ravel()
-        phi, load = processor_share(flat, work.ravel(), n_draws * copies * n_groups)
+        phi, load = processor_share(flat, work.ravel(), n_draws * copies * n_groups, exact)
         phi = phi.reshape(copies, -1)
         rate = phi * full_rate  # > 0 wherever need > 0 (water-filling levels are > 0)
         # throughput of a burst and time with data: the KPI model (kpi_model.py)
