@@ -28,6 +28,8 @@ __all__ = [
 ]
 
 
+_FIXED = float(2**40)  # fixed-point unit of segment_prefix: up to 2^23 values in [0, 1] fit int64
+
 SHARE_TOL = 1e-6
 """Float tolerance above 1 for a share and for a cell's sum of shares."""
 
@@ -142,22 +144,23 @@ def processor_share(
 def segment_prefix(values: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sums of the earlier values of each segment, and each segment's total, segment by segment.
 
-    ``values`` are sorted by segment and ``new`` marks each segment's first entry. Every
-    segment is summed on its own (one row of a padded table), so its sums do not depend on the
-    other segments, unlike a cumulative sum over the whole array minus its value at the
-    segment's start.
+    ``values`` (in [0, 1]) are sorted by segment and ``new`` marks each segment's first entry.
+    The sums are taken in fixed point (multiples of 2^-40): integer addition is exact, so a
+    segment's sums do not depend on the other segments in the array (a float cumulative sum
+    minus its value at the segment's start does), at a rounding of 2^-41 per value.
 
     Returns:
         The exclusive prefix sum of every entry within its segment, and the total of every
         segment (in order of appearance).
     """
+    q = np.rint(values * _FIXED).astype(np.int64)
+    cum = np.cumsum(q)
+    excl = cum - q
     starts = np.flatnonzero(new)
     run = np.cumsum(new) - 1
-    pos = np.arange(len(values)) - starts[run]
-    table = np.zeros((len(starts), int(pos.max()) + 2))
-    table[run, pos + 1] = values
-    np.cumsum(table, axis=1, out=table)
-    return table[run, pos], table[:, -1]
+    base = excl[starts]
+    last = np.append(starts[1:], len(q)) - 1
+    return (excl - base[run]) / _FIXED, (cum[last] - base) / _FIXED
 
 
 def _water_fill_exact(group: np.ndarray, work: np.ndarray, n_groups: int) -> np.ndarray:

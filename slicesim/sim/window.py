@@ -26,6 +26,7 @@ import simpy
 
 from slicesim.sim.capture import Traffic, TrafficRecorder
 from slicesim.sim.kpi import GroupSums
+from slicesim.sim.kpi_model import Epoch
 from slicesim.sim.scheduler import prb_budgets, processor_share
 
 if TYPE_CHECKING:
@@ -267,7 +268,8 @@ def _epochs(
             cancellation; a copy's result does not depend on the others). Legacy: 0.1's."""
             u = util[k, :1] if frozen is not None else util[k]
             if exact:
-                return np.stack([d.others[:n] @ row for row in u])
+                others = d.others[:n]
+                return (others @ u[0])[None] if len(u) == 1 else np.stack([others @ r for r in u])
             return u @ d.gain[:n].T - u[:, d.cell[:n]] * d.own[:n]
 
         inter = _join(draws, ns, interference, axis=1)
@@ -286,9 +288,10 @@ def _epochs(
         phi, load = processor_share(flat, work.ravel(), n_draws * copies * n_groups, exact)
         phi = phi.reshape(copies, -1)
         rate = phi * full_rate  # > 0 wherever need > 0 (water-filling levels are > 0)
-        # throughput of a burst and time with data: the KPI model (kpi_model.py)
-        thr, busy_s = net.kpi_model.epoch(full_rate, rate, phi, work, flat, load, dt)
-        delay = np.minimum(backlog / np.maximum(rate, 1e-9) + burst / thr, cap_s)
+        # the bursts' delay and the time with data: the KPI model (kpi_model.py)
+        epoch_in = Epoch(full_rate, phi, work, backlog, arrived, burst, flat, load, dt)
+        delay, busy_s = net.kpi_model.epoch(epoch_in)
+        delay = np.minimum(delay, cap_s)
         served = rate * dt
         left = np.minimum(need - served, net._offered_bps[sl] * cap_s)
         on = present * dt
