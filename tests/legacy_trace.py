@@ -1,9 +1,10 @@
-"""The KPI trace that pins the pre-0.2 model (legacy radio + legacy KPIs), bit for bit.
+"""Stored KPI traces that pin the models, bit for bit.
 
 ``tests/data/legacy_trace.npz`` was written by :func:`record` on commit 87a44e5 (slicesim 0.1, the
 last commit before the 3GPP radio model and the corrected KPI model) with ``python -m
-tests.legacy_trace``. ``tests/test_legacy.py`` replays it with ``radio.model: legacy`` and
-``sim.kpi_model: legacy``: earlier results stay reproducible.
+tests.legacy_trace``; ``tests/test_legacy.py`` replays it with ``radio.model: legacy`` and
+``sim.kpi_model: legacy``: earlier results stay reproducible. ``tests/data/trace_02.npz`` is
+:func:`record` of the 0.2 defaults on commit b0f6309: refactors must not move it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import slicesim
 
 PATH = Path(__file__).parent / "data" / "legacy_trace.npz"
+PATH_02 = Path(__file__).parent / "data" / "trace_02.npz"
 KPIS = ("thr_mbps", "delay_ms", "prb_util", "users", "cqi", "demand_mbps", "cell_util")
 # two stretches of `paper`: across the H1 -> H2 change (06:00) and the evening busy hour
 PERIODS = (*range(2997, 3003), *range(3064, 3070))
