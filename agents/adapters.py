@@ -19,8 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.base import Policy, SlicingSpec
-from agents.runner import check_env
+from slicesim.rollout import Policy, SlicingSpec, check_env
 
 __all__ = ["SB3Policy"]
 

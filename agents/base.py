@@ -11,81 +11,53 @@ optional, and :class:`Agent` gives the optional hooks their defaults:
 
 ``info`` of ``act`` is the env's last step (or reset) info; what it says of the coming period is
 in the ``*_next`` keys (``active_next``, ``demand_next``, ``period_next``, ``phase_next``). The
-runner is :func:`agents.runner.run`; to evaluate an agent with stable-baselines3's
-``evaluate_policy`` wrap it in :class:`agents.adapters.SB3Policy`.
+runner is :func:`slicesim.rollout.run` (also ``agents.run``), which owns the protocol
+(:class:`~slicesim.rollout.Policy` and the optional hooks); to evaluate an agent with
+stable-baselines3's ``evaluate_policy`` wrap it in :class:`agents.adapters.SB3Policy`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import gymnasium as gym
 import numpy as np
 
-from slicesim.config import ScenarioConfig
+from slicesim.rollout import Learner, Policy, SimulatorUser, SlicingSpec
 
-__all__ = ["Agent", "Policy", "SlicingSpec"]
+if TYPE_CHECKING:
+    from slicesim.envs import SlicingEnv
 
-
-@dataclass(frozen=True)
-class SlicingSpec:
-    """What an agent may know about the environment before it acts (no simulator internals)."""
-
-    n_cells: int
-    n_slices: int
-    slice_ids: tuple[int, ...]
-    thr_need_mbps: np.ndarray
-    delay_need_ms: np.ndarray
-    feature_names: tuple[str, ...]
-    history: int
-    config: ScenarioConfig
-
-    @classmethod
-    def from_env(cls, env: gym.Env) -> SlicingSpec:
-        """The spec of a :class:`slicesim.envs.SlicingEnv` (wrapped or not)."""
-        base = env.unwrapped
-        config: ScenarioConfig = base.config  # type: ignore[attr-defined]
-        return cls(
-            n_cells=base.n_cells,  # type: ignore[attr-defined]
-            n_slices=config.n_slices,
-            slice_ids=config.slice_ids,
-            thr_need_mbps=config.thr_need_mbps,
-            delay_need_ms=config.delay_need_ms,
-            feature_names=tuple(base.feature_names),  # type: ignore[attr-defined]
-            history=int(base.history),  # type: ignore[attr-defined]
-            config=config,
-        )
-
-    def feature(self, name: str) -> int:
-        """Index of observation feature ``name`` on the observation's last axis."""
-        return self.feature_names.index(name)
-
-    @property
-    def first_phase_end(self) -> int:
-        """Where learners stop exploring (:attr:`TimelineConfig.first_phase_end`: H1's start)."""
-        return self.config.timeline.first_phase_end
-
-
-@runtime_checkable
-class Policy(Protocol):
-    """The one method a controller must have."""
-
-    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        """PRB shares of shape (n_cells, n_slices) for the coming period."""
-        ...
+__all__ = ["Agent", "Learner", "Policy", "SimulatorUser", "SlicingSpec"]
 
 
 class Agent:
-    """Base class with the optional hooks of the interface; subclasses implement :meth:`act`.
+    """Base class with every hook the platform may call; subclasses implement :meth:`act`.
 
     Lifecycle: :meth:`reset` before every episode (it keeps what the agent has learned, so a
     trained agent run again goes on from where it was); :meth:`act` once a period;
     :meth:`observe` after each period (online learners); :meth:`forget` for a fresh start.
+    A user's class may implement any subset of these hooks without deriving from this class
+    (:class:`~slicesim.rollout.Policy`, :class:`~slicesim.rollout.Learner` and
+    :class:`~slicesim.rollout.SimulatorUser` are the protocols); the class attributes below
+    have these defaults then.
+
+    Class attributes:
+        name: the agent's label in trajectories and reports.
+        role: what the benchmark reads it as: ``"floor"`` (equal shares: every controller is
+            read against it), ``"yardstick"`` (the achievable bound a gap is measured to),
+            ``"bound"`` (a clairvoyant upper bound), ``"baseline"`` (a fixed rule that does not
+            learn) or ``"controller"``.
+        transfer: how a trained agent deploys on another network (:meth:`save`, then
+            :meth:`load`): ``()`` not at all, ``("frozen",)``, or ``("frozen", "online")`` if
+            ``load(path, learn=True)`` keeps learning.
+        paper_p_r1: the paper's P(r = 1) per slice set for this method, if it reports one.
     """
 
-    name: str = "agent"
+    name: ClassVar[str] = "agent"
+    role: ClassVar[str] = "controller"
+    transfer: ClassVar[tuple[str, ...]] = ()
+    paper_p_r1: ClassVar[dict[str, float]] = {}
     _spec: SlicingSpec | None = None
 
     @property
@@ -120,14 +92,32 @@ class Agent:
     def forget(self) -> None:
         """Drop everything learned: the next :meth:`reset` starts from scratch (no-op here)."""
 
+    def bind_simulator(self, env: SlicingEnv) -> None:
+        """Yardsticks only (:class:`~slicesim.rollout.SimulatorUser`): the env whose simulator
+        they may replay, handed over by the runner before the first period. Controllers see the
+        O&M KPIs in ``info`` and nothing else, so the default does nothing."""
+
     def stats(self) -> dict[str, Any]:
         """Plain-data facts about the agent's learning for reports (e.g. gradient steps)."""
         return {}
+
+    def save_artifacts(self, folder: Path) -> None:
+        """Write files worth keeping with a run's results into ``folder`` (the benchmark calls
+        it after the run; nothing by default)."""
 
     def save(self, path: str | Path) -> None:
         """Persist what the agent has learned into folder ``path`` (nothing by default)."""
 
     @classmethod
-    def load(cls, path: str | Path, **kwargs: Any) -> Agent:
-        """A ready agent restored from what :meth:`save` wrote (default: a fresh one)."""
+    def load(cls, path: str | Path, learn: bool = False, **kwargs: Any) -> Agent:
+        """A ready agent restored from what :meth:`save` wrote (default: a fresh one).
+
+        Args:
+            path: the folder :meth:`save` wrote.
+            learn: keep learning after loading; only for classes whose :attr:`transfer`
+                includes ``"online"``.
+        """
+        if learn and "online" not in cls.transfer:
+            raise ValueError(f"{cls.__name__} cannot keep learning after load (transfer = "
+                             f"{cls.transfer})")  # fmt: skip
         return cls(**kwargs)

@@ -20,6 +20,7 @@ class EqualAgent(Agent):
     """
 
     name = "equal"
+    role = "floor"
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         return equal_split(info["active_next"])

@@ -37,15 +37,10 @@ import torch
 from agents.base import Agent, SlicingSpec
 from agents.grid import best_levels, full_levels, grid_units
 from slicesim.envs import SlicingEnv
+from slicesim.rollout import scored_periods
 from slicesim.sim import Network, equal_split
 
-__all__ = ["SimOracleAgent", "SimOracleHindsightAgent", "evaluated"]
-
-
-def evaluated(periods: np.ndarray | int, every: int) -> np.ndarray:
-    """Whether an oracle with ``every = k`` evaluates each period: 0, k, 2k, ... (the periods a
-    benchmark then scores every agent on)."""
-    return np.asarray(periods) % every == 0
+__all__ = ["SimOracleAgent", "SimOracleHindsightAgent"]
 
 
 class SimOracleAgent(Agent):
@@ -66,6 +61,7 @@ class SimOracleAgent(Agent):
     """
 
     name = "sim-oracle"
+    role = "yardstick"
 
     def __init__(
         self,
@@ -105,7 +101,7 @@ class SimOracleAgent(Agent):
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         active = np.asarray(info["active_next"], dtype=bool)
         net = self._network()
-        if not evaluated(net.period, self.every):
+        if not scored_periods(net.period, self.every):
             return equal_split(active)
         state = net.get_state()
         replica = self._replica_of(net)
@@ -148,7 +144,7 @@ class SimOracleAgent(Agent):
         seen = [x, equal]
         for _ in range(self.rounds):
             swept = net.replay(sweep, states=states, frozen_util=loads)
-            table = np.log1p(swept.qos).mean(axis=0).transpose(1, 2, 0)  # (cells, slices, levels)
+            table = np.log1p(swept.r).mean(axis=0).transpose(1, 2, 0)  # (cells, slices, levels)
             full = np.zeros((net.n_cells, net.n_slices, self.n_units + 1))
             full[..., levels] = table
             full[..., unused] = -np.inf
@@ -193,6 +189,7 @@ class SimOracleHindsightAgent(SimOracleAgent):
     """The clairvoyant simulator oracle: optimises on the draw it is scored on (an upper bound)."""
 
     name = "sim-oracle-hindsight"
+    role = "bound"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(hindsight=True, **kwargs)

@@ -20,6 +20,7 @@ class TrafficAgent(Agent):
     """
 
     name = "traffic"
+    role = "baseline"
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         return proportional_split(info["demand_next"], info["active_next"])

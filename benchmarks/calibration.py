@@ -19,14 +19,18 @@ import numpy as np
 
 import slicesim
 from slicesim.experiments.calibrate import radio_calibration
-from slicesim.experiments.simulate import POLICIES
-from slicesim.sim import p_satisfied
+from slicesim.sim import equal_split, p_satisfied, proportional_split
 
 MODELS = {
     "0.2": {},
     "legacy": {"radio.model": "legacy", "sim.kpi_model": "legacy"},
 }
 """The models compared: the shipped defaults, and both legacy switches (slicesim 0.1)."""
+POLICIES = {
+    "equal": lambda net: equal_split(net.active_mask()),
+    "traffic": lambda net: proportional_split(net.expected_demand_mbps(), net.active_mask()),
+}
+"""The fixed rules, on the network itself: the slice set is held with ``set_active_slices``."""
 
 
 def radio(names: list[str], seeds: int) -> None:

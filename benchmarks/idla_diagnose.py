@@ -158,7 +158,7 @@ def main() -> None:
         bias = []
         for _t, state, obs, active in (s for s, b in zip(data.states, busy_h2, strict=True) if b):
             equal = equal_split(active)
-            truth = np.log1p(net.replay(equal[None], states=[state]).qos[0, 0])
+            truth = np.log1p(net.replay(equal[None], states=[state]).r[0, 0])
             pred = np.zeros(active.shape)
             pred[active] = log_utility(model, equal[active], context(obs, spec)[active])
             bias.append(np.where(active, pred - truth, np.nan))

@@ -5,7 +5,7 @@ Usage: python benchmarks/memory.py [--short 500] [--long 5000]
 Each command runs in its own subprocess on ``paper`` (the timeline compressed to the number of
 periods); the peak resident memory of that process and its children (``ru_maxrss``) is read when
 it ends. Memory should stay flat: trajectories live in compact preallocated arrays
-(``agents.runner.Trajectory``), KPI tables are streamed to CSV, and the report reads each run
+(``slicesim.rollout.Trajectory``), KPI tables are streamed to CSV, and the report reads each run
 back from disk. Target (issue 12): the 5000-period peak within 1.3x of the 500-period one.
 """
 

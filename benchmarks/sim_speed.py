@@ -47,13 +47,13 @@ def day_means(window_s: float, seed: int, periods: int) -> dict[str, float]:
     config = slicesim.load_scenario("paper", {"sim.window_s": window_s})
     net = slicesim.Network(config, seed=seed)
     keys = ("thr_mbps", "delay_ms", "prb_util", "users", "cqi")
-    sums = dict.fromkeys((*keys, "qos"), 0.0)
+    sums = dict.fromkeys((*keys, "r"), 0.0)
     for _ in range(periods):
         rep = net.run_period(equal_split(net.active_mask()))
         act = rep.active & rep.served
         for k in keys:
             sums[k] += float(getattr(rep, k)[act].mean()) / periods
-        sums["qos"] += float(rep.qos(net.thr_need_mbps, net.delay_need_ms)[act].mean()) / periods
+        sums["r"] += float(rep.qos(net.thr_need_mbps, net.delay_need_ms)[act].mean()) / periods
     return sums
 
 

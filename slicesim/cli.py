@@ -49,7 +49,7 @@ def _simulate(args: argparse.Namespace) -> int:
     summary = simulate(config, args.policy, periods, args.seed, out, progress=not args.quiet)
     if not args.quiet:
         print(json.dumps(summary, indent=2))
-        print(f"wrote {out / 'kpis.csv'} and {out / 'summary.json'}")
+        print(f"wrote {out / 'trajectory.csv'}, trajectory.npz and summary.json")
     return 0
 
 
@@ -213,16 +213,20 @@ def _overrides(items: Sequence[str]) -> dict[str, object]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from agents.td3.config import TD3Config
-    from agents.td3.training import TrainSettings, train_offline
+    from slicesim.experiments.registry import load_object
+
+    # the agent's own training code, found by import string like every agent (plugins)
+    td3_config = load_object("agents.td3.config:TD3Config")
+    settings_class = load_object("agents.td3.training:TrainSettings")
+    train_offline = load_object("agents.td3.training:train_offline")
 
     scenario = load_scenario(args.scenario, _overrides(args.set))
     n = min(args.episode_periods, scenario.timeline.n_periods)
-    settings = TrainSettings(
+    settings = settings_class(
         out=check_output_dir(args.out),
         steps=args.steps,
         scenario=scenario.compressed(n) if n < scenario.timeline.n_periods else scenario,
-        config=TD3Config.from_yaml(args.config) if args.config else TD3Config(),
+        config=td3_config.from_yaml(args.config) if args.config else td3_config(),
         seed=args.seed,
         checkpoint_every=args.checkpoint_every,
         eval_every=args.eval_every,
@@ -281,8 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--periods", type=_pos_int, default=None,
                      help="control periods to run (default: the scenario's timeline)")  # fmt: skip
     sim.add_argument("--policy", choices=["equal", "traffic"], default="equal")
-    sim.add_argument("--seed", type=_nonneg_int, default=0)
-    sim.add_argument("--out", required=True, help="output folder (kpis.csv, summary.json)")
+    sim.add_argument("--seed", type=_nonneg_int, default=0,
+                     help="the env's seed: the traffic of the benchmark's seed S")  # fmt: skip
+    sim.add_argument("--out", required=True,
+                     help="output folder (trajectory.csv, trajectory.npz, summary.json)")  # fmt: skip
     sim.add_argument("--quiet", action="store_true")
     sim.set_defaults(func=_simulate)
     _add_bench(sub)

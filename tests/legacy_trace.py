@@ -47,7 +47,7 @@ def record(overrides: Mapping[str, Any] | None = None, seed: int = 5) -> dict[st
     frozen = np.full((2, config.sim.n_epochs, net.n_cells), 0.6)
     replay = net.replay(xs, states=[net.get_state(), other], frozen_util=frozen)
     arrays = {k: np.stack(v) for k, v in out.items()}
-    arrays["replay_qos"] = replay.qos
+    arrays["replay_qos"] = replay.r
     arrays["replay_thr_mbps"] = replay.kpis["thr_mbps"]
     arrays["replay_delay_ms"] = replay.kpis["delay_ms"]
     return arrays

@@ -40,9 +40,9 @@ def test_a_user_agent_with_act_only_runs_through_run(tmp_path):
     with (tmp_path / "trajectory.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 25 * 3 * 4
-    assert {"period", "phase", "cell", "slice_id", "action", "qos", "thr_mbps"} <= set(rows[0])
+    assert {"period", "phase", "cell", "slice_id", "action", "r", "thr_mbps"} <= set(rows[0])
     summary = traj.summary()
-    assert summary["H0"]["periods"] == 20 and 0 <= summary["H2"]["p_qos_1"] <= 1
+    assert summary["H0"]["periods"] == 20 and 0 <= summary["H2"]["p_r1"] <= 1
 
 
 def test_run_stops_at_the_episode_end():

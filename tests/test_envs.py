@@ -280,7 +280,7 @@ def test_reset_observation_and_info(env: SlicingEnv) -> None:
 def test_step_reward_and_info_match_the_report(env: SlicingEnv) -> None:
     obs, reward, terminated, truncated, info = env.step(shares())
     assert obs in env.observation_space and not terminated and not truncated
-    active, r = info["active"], info["qos"]
+    active, r = info["active"], info["r"]
     assert reward == info["utility"] == slicesim.utility(r, active)
     for c in range(3):
         assert info["cell_reward"][c] == r[c][active[c]].min()

@@ -11,7 +11,10 @@ import pytest
 
 from slicesim import qos, utility
 from slicesim.cli import main
-from slicesim.experiments.simulate import KPI_COLUMNS
+from slicesim.envs import make_env
+from slicesim.experiments.registry import make_agent
+from slicesim.rollout import Trajectory, run
+from slicesim.sim import p_satisfied
 from slicesim.io import atomic_write
 
 
@@ -35,19 +38,21 @@ def test_atomic_write_leaves_nothing_on_error(tmp_path):
     assert target.read_text() == "whole"
 
 
-def test_simulate_writes_one_row_per_period_cell_and_slice(tmp_path, capsys):
+def test_simulate_is_the_benchmark_run_written_as_one_table(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["simulate", "--scenario", "small", "--periods", "5", "--policy", "traffic",
-                 "--out", str(out), "--quiet"]) == 0  # fmt: skip
-    with (out / "kpis.csv").open() as fh:
+                 "--seed", "3", "--out", str(out), "--quiet"]) == 0  # fmt: skip
+    with (out / "trajectory.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert tuple(rows[0]) == KPI_COLUMNS
+    assert tuple(rows[0]) == ("period", "phase", "cell", "slice_id", *Trajectory.ARRAYS)
     assert len(rows) == 5 * 3 * 4
+    r = [float(row["r"]) for row in rows if row["active"] == "1"]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["periods"] == 5 and 0 <= summary["p_qos_1"] <= 1
-    active = [r for r in rows if r["active"] == "1"]
-    assert all(0 <= float(r["qos"]) <= 1 for r in active)
-    assert all(float(r["x"]) == 0 for r in rows if r["active"] == "0")
+    assert summary["periods"] == 5 and summary["H0"]["p_r1"] == pytest.approx(p_satisfied(r))
+    assert all(float(row["x"]) == 0 for row in rows if row["active"] == "0")
+    # the same traffic and shares as the benchmark's traffic agent with seed 3
+    bench = run(make_env("small"), make_agent("traffic"), periods=5, progress=False, seed=3)
+    np.testing.assert_array_equal(Trajectory.load(out).utility, bench.utility)
 
 
 def test_simulate_reports_bad_input(tmp_path, capsys):
@@ -55,7 +60,7 @@ def test_simulate_reports_bad_input(tmp_path, capsys):
     assert "unknown scenario 'nope'" in capsys.readouterr().err
     assert main(["simulate", "--scenario", "small", "--periods", "0", "--out", str(tmp_path)]) == 2
     assert "argument --periods: must be >= 1, got 0" in capsys.readouterr().err
-    assert not (tmp_path / "kpis.csv").exists()
+    assert not (tmp_path / "trajectory.csv").exists()
 
 
 def test_cli_checks_output_and_flags_before_running(tmp_path, capsys):
@@ -69,6 +74,6 @@ def test_cli_checks_output_and_flags_before_running(tmp_path, capsys):
     assert main(["simulate", "--scenario", "small", "--seed", "-1", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "argument --seed: must be >= 0, got -1" in err and "Traceback" not in err
-    assert not (tmp_path / "kpis.csv").exists()
+    assert not (tmp_path / "trajectory.csv").exists()
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("slicesim 0.")

@@ -12,12 +12,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# scenario/config -> sim -> envs -> agents -> experiments/CLI; a module imports its layer or below
+# config -> sim -> envs -> rollout -> agents -> experiments/CLI; a module imports its layer or
+# below. `slicesim` never imports `agents` at all: the experiments load agents by import string.
 LAYERS = [
     ("slicesim.io",),
     ("slicesim.profiles", "slicesim.config"),
     ("slicesim.sim",),
     ("slicesim.envs", "slicesim"),  # the facade `slicesim` registers the envs on import
+    ("slicesim.rollout",),
     ("agents",),
     ("slicesim.experiments",),
     ("slicesim.cli",),
@@ -84,6 +86,29 @@ def test_layers_only_point_down():
     ]
     assert upward == []
     assert all(layer(m) >= 0 for m in graph())  # every module has a layer
+
+
+def test_slicesim_never_imports_agents():
+    """Not even lazily inside a function, nor for type checking: agents are plugins."""
+    found = []
+    for path in ROOT.joinpath("slicesim").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            found += [f"{module_name(path)}: {n}" for n in names if n.split(".")[0] == "agents"]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "statement", ["import agents.equal", "from agents.base import Agent", "from agents import run"]
+)
+def test_a_simple_agent_loads_neither_torch_nor_stable_baselines3(statement):
+    check = (f"{statement}; import sys; heavy = {{'torch', 'stable_baselines3'}} & set(sys.modules);"
+             " assert not heavy, heavy")  # fmt: skip
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=ROOT)
 
 
 def test_config_imports_nothing_of_the_simulator():

@@ -136,14 +136,12 @@ def test_replay_is_the_run_on_common_random_numbers():
     assert net.get_state()["period"] == state["period"] == 30
     assert data_equal(net.get_state(), state)  # nothing moved
     report = net.run_period(xs[1])
-    np.testing.assert_array_equal(
-        replay.qos[0, 1], report.qos(net.thr_need_mbps, net.delay_need_ms)
-    )
+    np.testing.assert_array_equal(replay.r[0, 1], report.qos(net.thr_need_mbps, net.delay_need_ms))
     np.testing.assert_array_equal(replay.kpis["users"][0, 0], report.users)  # same users
-    assert not np.array_equal(replay.qos[0, 0], replay.qos[0, 1])  # the shares matter
+    assert not np.array_equal(replay.r[0, 0], replay.r[0, 1])  # the shares matter
     other = {**state, "rng": np.random.default_rng(9).bit_generator.state}
     both = net.replay(xs[:1], states=[state, other])
-    np.testing.assert_array_equal(both.qos[0, 0], replay.qos[0, 0])
+    np.testing.assert_array_equal(both.r[0, 0], replay.r[0, 0])
     assert not np.array_equal(both.kpis["users"][1, 0], both.kpis["users"][0, 0])  # other users
 
 
@@ -156,8 +154,8 @@ def test_frozen_loads_make_slices_independent():
     y[:, 1] = 0.9  # overbooked rows are allowed in a what-if
     frozen = net.replay(np.stack([x, y]), frozen_util=loads)
     # the other slices' r are the same up to the rounding of the water-filling's cumulative sums
-    np.testing.assert_allclose(frozen.qos[0, 0][:, [0, 3]], frozen.qos[0, 1][:, [0, 3]], rtol=1e-7)
-    assert (frozen.qos[0, 1][:, 1] >= frozen.qos[0, 0][:, 1]).all()
+    np.testing.assert_allclose(frozen.r[0, 0][:, [0, 3]], frozen.r[0, 1][:, [0, 3]], rtol=1e-7)
+    assert (frozen.r[0, 1][:, 1] >= frozen.r[0, 0][:, 1]).all()
     with pytest.raises(ValueError, match="replay states must all be of the same period"):
         net.replay(x[None], states=[net.get_state(), {**net.get_state(), "period": 3}])
 

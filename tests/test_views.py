@@ -52,7 +52,7 @@ def test_vecenv_shapes_rewards_and_cell_infos() -> None:
     assert dones.tolist() == [False] * 3 and len(infos) == 3
     assert all(obs[c] in venv.observation_space for c in range(3))
     for c, info in enumerate(infos):
-        assert info["cell_reward"] == info["qos"][info["active"]].min()
+        assert info["cell_reward"] == info["r"][info["active"]].min()
         assert rewards[c] == np.float32(info["cell_reward"])  # SB3 rewards are float32
         assert info["kpi"]["users"].shape == (4,) and info["period"] == 0
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -109,6 +109,8 @@ class IDLAAgent(Agent):
     """
 
     name = "idla"
+    transfer: ClassVar[tuple[str, ...]] = ("frozen", "online")
+    paper_p_r1: ClassVar[dict[str, float]] = {"[1, 2, 4]": 0.973, "[1, 2, 3, 4]": 0.629}
 
     def __init__(
         self,
@@ -207,6 +209,16 @@ class IDLAAgent(Agent):
             out.update(self.report.as_dict())
         return out
 
+    def save_artifacts(self, folder: Path) -> None:
+        """The estimator's held-out errors (``estimator_errors.npy``, Fig. 3 of the benchmark)
+        and its summary (``estimator.json``), once it has been trained."""
+        if self.report is None:
+            return
+        with atomic_write(Path(folder) / "estimator_errors.npy", "wb") as fh:
+            np.save(fh, self.report.errors)
+        with atomic_write(Path(folder) / "estimator.json") as fh:
+            json.dump({"target": self.train_config.target, **self.report.as_dict()}, fh, indent=2)
+
     def save(self, path: str | Path) -> None:
         """Save the trained estimator into folder ``path``: ``estimator.pt``, ``estimator.json``."""
         meta = self.report.as_dict() if self.report else {}
@@ -297,6 +309,7 @@ class IDLAPaperAgent(IDLAAgent):
     primal-dual solver with the paper's scalar rate, no guards."""
 
     name = "idla-paper"
+    transfer = ("frozen",)
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("train", TrainConfig(target="r"))
@@ -305,7 +318,9 @@ class IDLAPaperAgent(IDLAAgent):
         super().__init__(**kwargs)
 
     @classmethod
-    def load(cls, path: str | Path, **kwargs: Any) -> IDLAAgent:  # type: ignore[override]
+    def load(cls, path: str | Path, learn: bool = False, **kwargs: Any) -> IDLAAgent:
         """An agent deciding with the estimator saved in folder ``path``; it never learns more
-        (the paper's scheme trains once)."""
+        (the paper's scheme trains once: ``transfer`` is frozen only)."""
+        if learn:
+            raise ValueError("idla-paper trains once and cannot keep learning after load")
         return super().load(path, learn=False, **kwargs)

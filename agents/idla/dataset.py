@@ -66,7 +66,7 @@ class SampleBuffer:
         x = np.asarray(x_all, dtype=np.float32)[active]
         z = context(obs, self.spec)[active]
         self.inputs.append(np.column_stack([x, z]))
-        self.targets.append(np.asarray(info["qos"], dtype=np.float32)[active])
+        self.targets.append(np.asarray(info["r"], dtype=np.float32)[active])
         scale = np.array([self.spec.thr_need_mbps.max(), self.spec.delay_need_ms.max()])
         both = np.stack([kpi["thr_mbps"], kpi["delay_ms"]], axis=-1)[active] / scale
         self.achieved.append(both.astype(np.float32))

@@ -34,7 +34,7 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -85,6 +85,7 @@ class TD3Agent(Agent):
     """
 
     name = "td3"
+    transfer: ClassVar[tuple[str, ...]] = ("frozen", "online")
 
     def __init__(
         self,

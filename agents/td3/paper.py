@@ -26,7 +26,7 @@ class TD3PaperAgent(TD3Agent):
     """Cell-wise TD3 whose networks match the active slice set and are rebuilt when it changes."""
 
     name = "td3-paper"
-    transferable = False
+    transfer = ()
     """Its networks fit one slice set: it cannot be deployed on another timeline untrained."""
 
     def _columns(self, active: np.ndarray) -> np.ndarray:

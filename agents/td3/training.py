@@ -21,12 +21,12 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import Logger
 from tqdm import tqdm
 
-from agents.runner import run
 from agents.td3.agent import CONFIG_FILE, MODEL_FILE, TD3Agent, build_model, save_model
 from agents.td3.config import TD3Config
 from agents.td3.vec_env import ShareVecEnv, cell_vec_env
 from slicesim.config import ConfigError, ScenarioConfig
 from slicesim.io import atomic_write
+from slicesim.rollout import run
 from slicesim.sim import cell_reward
 
 __all__ = [
@@ -128,7 +128,7 @@ class _Evaluate(BaseCallback):
 
         agent = TD3Agent(model=self.model)  # type: ignore[arg-type]
         traj = run(SlicingEnv(self.config), agent, progress=False, seed=self.seed)
-        cell = cell_reward(traj.stacked("qos"), traj.stacked("active"))
+        cell = cell_reward(traj.stacked("r"), traj.stacked("active"))
         row = {"timesteps": float(self.num_timesteps), "mean_utility": float(np.mean(traj.utility)),
                "mean_cell_reward": float(cell.mean())}  # fmt: skip
         for key in ("mean_utility", "mean_cell_reward"):

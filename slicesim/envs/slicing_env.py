@@ -69,8 +69,8 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
     ``active`` (bool mask), ``slices_changed`` (active set differs from the previous period's),
     ``x`` (shares applied), ``action_rescaled`` (per cell), ``kpi`` (raw (n_cells, max_slices)
     arrays ``thr_mbps``, ``delay_ms``, ``prb_util``, ``users``, ``cqi``, ``demand_mbps``,
-    ``served``), ``qos`` (r), ``cell_reward`` (per cell min of r over active slices, 1 if none:
-    the reward of the paper's cell-wise DRL), ``utility`` (= reward). It also describes the coming
+    ``served``), ``r`` (the QoS satisfaction r), ``cell_reward`` (per cell min of r over active
+    slices, 1 if none: the reward of the paper's cell-wise DRL), ``utility`` (= reward). It also describes the coming
     period (what an agent's ``act`` may use): ``period_next``, ``phase_next``, ``active_next`` and
     ``demand_next``, each slice's expected traffic (Mbit/s), i.e. the perfect traffic knowledge
     the paper's traffic-proportional baseline assumes; it is not part of the observation. Reset
@@ -221,7 +221,7 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
                 "demand_mbps": report.demand_mbps,
                 "served": report.served,
             },
-            "qos": r,
+            "r": r,
             "cell_reward": per_cell,
             "utility": reward,
             **self.decision_info(),

@@ -41,7 +41,7 @@ _ParallelStep = tuple[
     dict[str, bool],  # truncations
     dict[str, dict[str, Any]],  # infos
 ]
-_PER_CELL = ("active", "active_next", "demand_next", "x", "action_rescaled", "qos", "cell_reward")
+_PER_CELL = ("active", "active_next", "demand_next", "x", "action_rescaled", "r", "cell_reward")
 
 
 def cell_infos(info: dict[str, Any], n_cells: int) -> list[dict[str, Any]]:

@@ -11,11 +11,7 @@ rerun resumes where it stopped. Every file is written atomically.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
-import os
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,10 +19,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from slicesim.config import ConfigError, ScenarioConfig, load_scenario
+from slicesim.experiments.registry import (
+    BUILTIN_AGENTS,
+    DEFAULT_AGENTS,
+    agent_class,
+    agent_label,
+    agent_options,
+    make_agent,
+    transfer_modes,
+)
 from slicesim.io import atomic_write
 
 __all__ = [
@@ -40,18 +44,6 @@ __all__ = [
     "run_job",
 ]
 
-BUILTIN_AGENTS = {
-    "equal": "agents.equal:EqualAgent",
-    "traffic": "agents.traffic:TrafficAgent",
-    "idla": "agents.idla.agent:IDLAAgent",
-    "idla-paper": "agents.idla.agent:IDLAPaperAgent",
-    "oracle": "agents.idla.oracle:OracleAgent",
-    "td3": "agents.td3.agent:TD3Agent",
-    "td3-paper": "agents.td3.paper:TD3PaperAgent",
-    "sim-oracle": "agents.sim_oracle:SimOracleAgent",
-    "sim-oracle-hindsight": "agents.sim_oracle:SimOracleHindsightAgent",
-}
-DEFAULT_AGENTS = "equal,traffic,idla,idla-paper,td3,td3-paper,oracle,sim-oracle"
 QUICK_PERIODS = 450
 """``--quick``: timelines longer than this are compressed to it (phases scaled)."""
 
@@ -60,65 +52,6 @@ def quick_overrides(config: ScenarioConfig) -> dict[str, Any]:
     """A shortened timeline (at most :data:`QUICK_PERIODS`, phases scaled), windows <= 10 s."""
     n_periods = min(config.timeline.n_periods, QUICK_PERIODS)
     return {**config.timeline_overrides(n_periods), "sim.window_s": min(config.sim.window_s, 10.0)}
-
-
-def make_agent(spec: str, **options: Any) -> Any:
-    """An agent from a built-in name (``idla``) or ``package.module:Class``.
-
-    ``options`` go to the constructor where it takes them by name (e.g. the oracles' ``draws``
-    and ``every``); a user class needs a constructor without required arguments.
-
-    Raises:
-        ValueError: an unknown name, a class that cannot be imported or has no ``act``.
-    """
-    agent = agent_class(spec)(**agent_options(spec, options))
-    if not callable(getattr(agent, "act", None)):
-        raise ValueError(f"agent {spec!r}: {type(agent).__name__} has no act(obs, info) method")
-    return agent
-
-
-def agent_label(spec: str) -> str:
-    """Short name of an agent spec: ``idla`` or the class name of ``package.module:Class``."""
-    return spec if spec in BUILTIN_AGENTS else spec.rpartition(":")[2]
-
-
-def agent_class(spec: str) -> Any:
-    """The class behind an agent spec: a built-in name or ``package.module:Class``.
-
-    Raises:
-        ValueError: an unknown name or a class that cannot be imported.
-    """
-    module_name, sep, cls_name = BUILTIN_AGENTS.get(spec, spec).partition(":")
-    if not sep or not module_name or not cls_name:
-        raise ValueError(
-            f"agent {spec!r} is unknown: allowed {sorted(BUILTIN_AGENTS)} or package.module:Class"
-        )
-    if os.getcwd() not in sys.path:  # user modules next to where the command runs, like python -m
-        sys.path.insert(0, os.getcwd())
-    try:
-        return getattr(importlib.import_module(module_name), cls_name)
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"agent {spec!r} cannot be imported: {err}") from None
-
-
-def agent_options(spec: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The ``options`` the agent's constructor takes (the rest does not change its runs)."""
-    accepted = inspect.signature(agent_class(spec)).parameters
-    return {k: v for k, v in options.items() if k in accepted}
-
-
-def transfer_modes(spec: str) -> list[str]:
-    """How a pretrained agent can be deployed: ``frozen`` if it saves and loads what it learned,
-    and ``online`` too if its ``load`` takes ``learn`` (it can keep learning)."""
-    from agents.base import Agent
-
-    cls = agent_class(spec)
-    save, load = getattr(cls, "save", None), getattr(cls, "load", None)
-    if not callable(save) or not callable(load) or save is Agent.save:
-        return []
-    if not getattr(cls, "transferable", True):
-        return []
-    return ["frozen", "online"] if "learn" in inspect.signature(load).parameters else ["frozen"]
 
 
 @dataclass(frozen=True)
@@ -180,8 +113,8 @@ def _build_agent(job: Job) -> Any:
     if job.load_from is None:
         return make_agent(job.agent, **job.options)
     cls = agent_class(job.agent)
-    if "learn" in inspect.signature(cls.load).parameters:
-        return cls.load(job.load_from, learn=job.learn)
+    if job.learn:  # declared transfer "online": load(path, learn=True) keeps learning
+        return cls.load(job.load_from, learn=True)
     return cls.load(job.load_from)
 
 
@@ -189,8 +122,8 @@ def run_job(job: Job) -> dict[str, Any]:
     """Run one job in this process and write its results (the unit of work of every executor)."""
     import torch
 
-    from agents.runner import run
     from slicesim.envs import make_env
+    from slicesim.rollout import run
 
     torch.set_num_threads(1)  # jobs run side by side: one thread each avoids oversubscription
     start = time.perf_counter()
@@ -199,13 +132,9 @@ def run_job(job: Job) -> dict[str, Any]:
     trajectory = run(env, agent, progress=job.progress, seed=job.seed)
     trajectory.agent = job.name
     folder = Path(job.folder)
-    report = getattr(agent, "report", None)
-    if report is not None and hasattr(report, "errors"):
-        with atomic_write(folder / "estimator_errors.npy", "wb") as fh:
-            np.save(fh, report.errors)
-        target = getattr(getattr(agent, "train_config", None), "target", "r")
-        with atomic_write(folder / "estimator.json") as fh:
-            json.dump({"target": target, **report.as_dict()}, fh, indent=2)
+    save_artifacts = getattr(agent, "save_artifacts", None)  # agents.base.Agent.save_artifacts
+    if callable(save_artifacts):
+        save_artifacts(folder)
     if job.save_to is not None:
         agent.save(job.save_to)
     seconds = time.perf_counter() - start

@@ -106,7 +106,7 @@ def _load_case(
         for i, (name, model_net) in enumerate(nets.items()):
             replay = model_net.replay(xs, states=states[part], frozen_util=frozen[part],
                                       capture=capture if i == 0 else None)  # fmt: skip
-            parts[name].append({**replay.kpis, "r": replay.qos})
+            parts[name].append({**replay.kpis, "r": replay.r})
         ref = simulate_tti(config, capture, xs)
         r = qos(ref["thr_mbps"], ref["delay_ms"], config.thr_need_mbps, config.delay_need_ms,
                 ref["served"])  # fmt: skip

@@ -19,11 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from agents.runner import Trajectory
-from agents.sim_oracle import evaluated
 from slicesim.config import ScenarioConfig
 from slicesim.experiments.stats import Estimate, estimate, gap_closed, paired
 from slicesim.io import atomic_write
+from slicesim.rollout import Trajectory, scored_periods
 from slicesim.sim import p_satisfied
 from slicesim.sim.traffic import TrafficMasks
 
@@ -55,7 +54,7 @@ def slice_set_keys(traj: Trajectory) -> np.ndarray:
 
 
 def _subset(traj: Trajectory, sel: np.ndarray) -> dict[str, float]:
-    r = traj.stacked("qos")[sel][traj.stacked("active")[sel]]
+    r = traj.stacked("r")[sel][traj.stacked("active")[sel]]
     return {
         "mean_utility": float(traj.utility[sel].mean()) if sel.any() else float("nan"),
         "mean_r": float(r.mean()) if r.size else float("nan"),
@@ -79,10 +78,10 @@ def run_metrics(traj: Trajectory, collect: int, every: int, day: int) -> dict[st
     """One run's metrics per slice set: subsets ``all`` and ``busy``, recovery, timings."""
     periods = traj.periods
     keys = slice_set_keys(traj)
-    scored = (periods >= collect) & evaluated(periods, every)
+    scored = (periods >= collect) & scored_periods(periods, every)
     demand = traj.series("expected_demand_mbps")
-    qos, active = traj.stacked("qos"), traj.stacked("active")
-    mean_r = np.array([q[a].mean() if a.any() else 1.0 for q, a in zip(qos, active, strict=True)])
+    r_all, active = traj.stacked("r"), traj.stacked("active")
+    mean_r = np.array([q[a].mean() if a.any() else 1.0 for q, a in zip(r_all, active, strict=True)])
     out: dict[str, Any] = {}
     for key in dict.fromkeys(keys[scored]):
         sel = scored & (keys == key)
@@ -94,7 +93,7 @@ def run_metrics(traj: Trajectory, collect: int, every: int, day: int) -> dict[st
         out[key] = {
             "all": _subset(traj, sel),
             "busy": _subset(traj, busy),
-            "converged_p_r1": p_satisfied(qos[late][active[late]]),
+            "converged_p_r1": p_satisfied(r_all[late][active[late]]),
             "recovery_periods": recovery_periods(mean_r[live], target, block),
             "decision_ms": float(1e3 * np.median(traj.series("decision_s")[sel])),
         }
@@ -246,10 +245,10 @@ def fig5_cdf(runs: dict[str, Trajectory], collect: int, every: int, path: Path) 
     for ax, key in zip(axes[0], keys, strict=True):
         for name, traj in runs.items():
             p = traj.periods
-            sel = (slice_set_keys(traj) == key) & (p >= collect) & evaluated(p, every)
+            sel = (slice_set_keys(traj) == key) & (p >= collect) & scored_periods(p, every)
             if not sel.any():
                 continue
-            r = np.sort(traj.stacked("qos")[sel][traj.stacked("active")[sel]])
+            r = np.sort(traj.stacked("r")[sel][traj.stacked("active")[sel]])
             style = {"lw": 1.8, "ls": "--"} if name in (FLOOR, YARDSTICK) else {"lw": 1}
             ax.step(r, np.arange(1, len(r) + 1) / len(r), where="post", label=name, **style)
         ax.set(xlabel="QoS satisfaction r", ylabel="CDF", title=f"slices {key} (scored periods)")

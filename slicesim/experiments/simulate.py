@@ -1,51 +1,27 @@
-"""``slicesim simulate``: a fixed allocation rule over a scenario, KPIs streamed to CSV.
+"""``slicesim simulate``: a fixed allocation rule over a scenario, through the one rollout.
 
-The KPI table (one row per period, cell and slice type) is written chunk by chunk while the
-network runs, so memory stays flat however many periods run.
+The rule is an agent (``equal`` or ``traffic``, loaded by name like every agent) driven by
+:func:`slicesim.rollout.run`; the run is saved as every benchmark run is
+(:meth:`~slicesim.rollout.Trajectory.save`: ``trajectory.csv`` with one row per period, cell and
+slice type, ``trajectory.npz`` and ``summary.json``), so a simulated day and a benchmark run
+read the same way. ``--seed S`` is the env's seed: the same traffic as the benchmark's seed S.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from tqdm import tqdm
-
 from slicesim.config import ScenarioConfig
-from slicesim.io import atomic_write, csv_writer, period_table
-from slicesim.sim import Network, PeriodReport, equal_split, proportional_split, satisfied
+from slicesim.envs import make_env
+from slicesim.experiments.registry import make_agent
+from slicesim.rollout import run
 
-__all__ = ["KPI_COLUMNS", "POLICIES", "kpi_table", "simulate"]
+__all__ = ["POLICIES", "simulate"]
 
-KPI_COLUMNS = (
-    "period", "phase", "cell", "slice_id", "active", "x", "thr_mbps", "delay_ms",
-    "prb_util", "users", "cqi", "demand_mbps", "served", "qos",
-)  # fmt: skip
-
-POLICIES: dict[str, Callable[[Network], np.ndarray]] = {
-    "equal": lambda net: equal_split(net.active_mask()),
-    "traffic": lambda net: proportional_split(net.expected_demand_mbps(), net.active_mask()),
-}
-"""Fixed allocation rules: equal shares, or shares proportional to the expected traffic."""
-
-_CHUNK = 64  # periods per CSV chunk
-
-
-def kpi_table(reports: list[PeriodReport], config: ScenarioConfig) -> dict[str, np.ndarray]:
-    """The KPI table of ``reports``: one row per period, cell and slice type."""
-    arrays = {name: np.stack([r.arrays()[name] for r in reports]) for name in reports[0].arrays()}
-    arrays = {
-        "active": np.stack([r.active for r in reports]),
-        **arrays,
-        "served": np.stack([r.served for r in reports]),
-        "qos": np.stack([r.qos(config.thr_need_mbps, config.delay_need_ms) for r in reports]),
-    }
-    periods = np.array([r.period for r in reports])
-    return period_table(periods, [r.phase for r in reports], config.slice_ids, arrays)
+POLICIES = ("equal", "traffic")
+"""The fixed allocation rules: equal shares, or shares proportional to the expected traffic."""
 
 
 def simulate(
@@ -56,37 +32,17 @@ def simulate(
     out: Path,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run ``policy`` for ``periods``; write ``kpis.csv`` and ``summary.json`` into ``out``."""
-    net = Network(config, seed=seed)
-    rule = POLICIES[policy]
-    utility_sum, r_sum, r_hits, r_count = 0.0, 0.0, 0, 0
+    """Run rule ``policy`` for ``periods``; write the trajectory and its summary into ``out``.
+
+    Returns:
+        The summary (per phase: mean utility, mean r, P(r = 1); ``periods_per_s``).
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"policy = {policy!r} is unknown: allowed {list(POLICIES)}")
+    env = make_env(config, {"timeline.n_periods": max(periods, config.timeline.n_periods)})
     start = time.perf_counter()
-    with csv_writer(out / "kpis.csv") as write:
-        chunk: list[PeriodReport] = []
-        for _ in tqdm(range(periods), desc=f"simulate {config.name}", unit="period",
-                      disable=not progress):  # fmt: skip
-            report = net.run_period(rule(net))
-            r = report.qos(net.thr_need_mbps, net.delay_need_ms)[report.active]
-            utility_sum += float(np.log1p(r).sum())
-            r_sum, r_count = r_sum + float(r.sum()), r_count + r.size
-            r_hits += int(satisfied(r).sum())
-            chunk.append(report)
-            if len(chunk) == _CHUNK:
-                write(kpi_table(chunk, config))
-                chunk = []
-        if chunk:
-            write(kpi_table(chunk, config))
-    elapsed = time.perf_counter() - start
-    summary = {
-        "scenario": config.name,
-        "policy": policy,
-        "seed": seed,
-        "periods": periods,
-        "mean_utility_per_period": utility_sum / periods,
-        "mean_qos": r_sum / max(r_count, 1),
-        "p_qos_1": r_hits / max(r_count, 1),
-        "periods_per_s": periods / elapsed,
-    }
-    with atomic_write(out / "summary.json") as fh:
-        json.dump(summary, fh, indent=2)
-    return summary
+    trajectory = run(env, make_agent(policy), periods=periods, progress=progress, seed=seed)
+    trajectory.meta["periods_per_s"] = len(trajectory) / (time.perf_counter() - start)
+    trajectory.meta["policy"] = policy
+    trajectory.save(out, csv=True)
+    return trajectory.summary()

@@ -285,7 +285,7 @@ class Network:
         kpis = window.sums.kpis(self.config.sim.window_s, self.n_prb)
         r = qos(kpis["thr_mbps"], kpis["delay_ms"], self.thr_need_mbps, self.delay_need_ms,
                 kpis["served"])  # fmt: skip
-        return Replay(x=xs, active=active, qos=np.where(active, r, 1.0), kpis=kpis,
+        return Replay(x=xs, active=active, r=np.where(active, r, 1.0), kpis=kpis,
                       cell_util=window.cell_util)  # fmt: skip
 
 
@@ -297,7 +297,7 @@ class Replay:
     Attributes:
         x: the shares replayed (zero where inactive), (L, n_cells, n_slices).
         active: the period's active (cell, slice) pairs, (n_cells, n_slices).
-        qos: r (1 where inactive or unserved).
+        r: QoS satisfaction r (1 where inactive or unserved).
         kpis: ``thr_mbps``, ``delay_ms``, ``prb_util``, ``users``, ``cqi``, ``demand_mbps``,
             ``served``.
         cell_util: the loads behind each epoch's interference, (K, L, n_epochs, n_cells).
@@ -305,11 +305,11 @@ class Replay:
 
     x: np.ndarray
     active: np.ndarray
-    qos: np.ndarray
+    r: np.ndarray
     kpis: dict[str, np.ndarray]
     cell_util: np.ndarray
 
     @property
     def utility(self) -> np.ndarray:
         """U = sum of log(1 + r) over the active pairs, per state and copy, shape (K, L)."""
-        return np.where(self.active, np.log1p(self.qos), 0.0).sum(axis=(2, 3))
+        return np.where(self.active, np.log1p(self.r), 0.0).sum(axis=(2, 3))
