@@ -287,8 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--policy", choices=["equal", "traffic"], default="equal")
     sim.add_argument("--seed", type=_nonneg_int, default=0,
                      help="the env's seed: the traffic of the benchmark's seed S")  # fmt: skip
-    sim.add_argument("--out", required=True,
-                     help="output folder (trajectory.csv, trajectory.npz, summary.json)")  # fmt: skip
+    sim.add_argument(
+        "--out", required=True, help="output folder (trajectory.csv, .npz, summary.json)"
+    )
     sim.add_argument("--quiet", action="store_true")
     sim.set_defaults(func=_simulate)
     _add_bench(sub)

@@ -13,9 +13,9 @@ from slicesim import qos, utility
 from slicesim.cli import main
 from slicesim.envs import make_env
 from slicesim.experiments.registry import make_agent
+from slicesim.io import atomic_write
 from slicesim.rollout import Trajectory, run
 from slicesim.sim import p_satisfied
-from slicesim.io import atomic_write
 
 
 def test_qos_is_the_tighter_of_throughput_and_delay_capped_at_one():

@@ -150,3 +150,30 @@ def test_the_wheel_installs_slicesim_and_agents_only(tmp_path):
     assert top == {"slicesim", "agents"}
     assert {"slicesim/scenarios/paper.yaml", "slicesim/scenarios/small.yaml"} <= set(names)
     assert "slicesim/py.typed" in names and "agents/py.typed" in names
+
+
+def _network_privates() -> set[str]:
+    """Underscore attributes and methods of ``Network`` (set on ``self`` or defined)."""
+    tree = ast.parse(ROOT.joinpath("slicesim", "sim", "engine.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Network")
+    names = {f.name for f in cls.body if isinstance(f, ast.FunctionDef) and f.name[0] == "_"}
+    for node in ast.walk(cls):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id == "self" and node.attr.startswith("_")):  # fmt: skip
+            names.add(node.attr)
+    return {n for n in names if not n.startswith("__")}
+
+
+def test_only_the_engine_reads_the_networks_private_attributes():
+    private = _network_privates()
+    assert {"_rng", "_cell_util", "_drop_users"} <= private  # the check sees Network's state
+    found = []
+    for path in [*ROOT.joinpath("slicesim").rglob("*.py"), *ROOT.joinpath("agents").rglob("*.py"),
+                 *ROOT.joinpath("benchmarks").glob("*.py"), *ROOT.joinpath("examples").glob("*.py")]:  # fmt: skip
+        if path == ROOT.joinpath("slicesim", "sim", "engine.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr in private
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):  # fmt: skip
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
+    assert found == []

@@ -70,10 +70,11 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
     ``x`` (shares applied), ``action_rescaled`` (per cell), ``kpi`` (raw (n_cells, max_slices)
     arrays ``thr_mbps``, ``delay_ms``, ``prb_util``, ``users``, ``cqi``, ``demand_mbps``,
     ``served``), ``r`` (the QoS satisfaction r), ``cell_reward`` (per cell min of r over active
-    slices, 1 if none: the reward of the paper's cell-wise DRL), ``utility`` (= reward). It also describes the coming
-    period (what an agent's ``act`` may use): ``period_next``, ``phase_next``, ``active_next`` and
-    ``demand_next``, each slice's expected traffic (Mbit/s), i.e. the perfect traffic knowledge
-    the paper's traffic-proportional baseline assumes; it is not part of the observation. Reset
+    slices, 1 if none: the reward of the paper's cell-wise DRL), ``utility`` (= reward). It also
+    describes the coming period (what an agent's ``act`` may use): ``period_next``,
+    ``phase_next``, ``active_next`` and ``demand_next``, each slice's expected traffic (Mbit/s),
+    i.e. the perfect traffic knowledge the paper's traffic-proportional baseline assumes; it is
+    not part of the observation. Reset
     info has ``period`` and ``phase`` of the first period, ``active`` = ``active_next``, the
     ``*_next`` keys and ``slices_changed`` = False. Every array in ``info`` is the env's copy for
     the caller: editing it changes nothing in the env.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 if TYPE_CHECKING:
-    from slicesim.sim.engine import Network
+    from slicesim.sim.world import World
 
 __all__ = ["Traffic", "TrafficRecorder"]
 
@@ -83,12 +83,14 @@ class TrafficRecorder:
     """Collects every epoch's per-user values of a window's draws; builds :class:`Traffic`.
 
     Args:
-        net: the network whose window is recorded (sizes, burst sizes, seed and period).
+        world: the static world of the network whose window is recorded (sizes, burst sizes,
+            seed).
+        period: the window's period.
         n_draws: draws of the window.
     """
 
-    def __init__(self, net: Network, n_draws: int) -> None:
-        self.net = net
+    def __init__(self, world: World, period: int, n_draws: int) -> None:
+        self.world, self.period = world, period
         self._epochs: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_draws)]
 
     def epoch(
@@ -110,7 +112,7 @@ class TrafficRecorder:
         return [self._draw(k, d) for k, d in enumerate(draws)]
 
     def _draw(self, k: int, d: _Rows) -> Traffic:
-        net, sim = self.net, self.net.config.sim
+        world, sim = self.world, self.world.sim
         n = d.n
 
         def table(i: int, dtype: type) -> np.ndarray:
@@ -124,15 +126,15 @@ class TrafficRecorder:
         epoch, user = np.nonzero(counts)
         reps = counts[epoch, user]
         epoch, user = np.repeat(epoch, reps), np.repeat(user, reps)
-        rng = np.random.default_rng([net.seed, net.period, k, _TIMES])
+        rng = np.random.default_rng([world.seed, self.period, k, _TIMES])
         t0 = epoch * sim.epoch_s
         length = np.minimum(sim.epoch_s, sim.window_s - t0)  # a last epoch cut by the window
         times = t0 + rng.random(len(t0)) * length
         order = np.lexsort((times, user))
         user = user[order]
         return Traffic(
-            n_cells=net.n_cells,
-            n_slices=net.n_slices,
+            n_cells=world.n_cells,
+            n_slices=world.n_slices,
             epoch_s=sim.epoch_s,
             window_s=sim.window_s,
             cell=d.cell[:n].copy(),
@@ -145,5 +147,5 @@ class TrafficRecorder:
             cqi=table(2, float),
             burst_user=user,
             burst_s=times[order],
-            burst_bits=net._burst_bits[d.slice[user]],
+            burst_bits=world.burst_bits[d.slice[user]],
         )

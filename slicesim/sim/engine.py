@@ -9,6 +9,7 @@ copies of the coming period on common random numbers, for the simulator oracles.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,12 +21,13 @@ from slicesim.config import ScenarioConfig
 from slicesim.sim.capture import Traffic
 from slicesim.sim.channel import RADIO_MODELS, Drops
 from slicesim.sim.kpi import PeriodReport, qos
-from slicesim.sim.kpi_model import KPI_MODELS
+from slicesim.sim.kpi_model import KPI_MODELS, KpiModel
 from slicesim.sim.layout import make_layout
 from slicesim.sim.link import LINK_MODELS
 from slicesim.sim.scheduler import check_shares
 from slicesim.sim.traffic import PoissonTable, TrafficMasks, cell_weights
-from slicesim.sim.window import simulate_window
+from slicesim.sim.window import PeriodInputs, simulate_window
+from slicesim.sim.world import World
 
 __all__ = ["Network", "Replay"]
 
@@ -55,34 +57,48 @@ class Network:
              + radio.noise_figure_db) / 10
         )  # fmt: skip
         self.link = LINK_MODELS[radio.link](radio)
-        self.kpi_model = KPI_MODELS[config.sim.kpi_model]()
         self.masks = TrafficMasks(config, self.seed)
         sl = config.slices
         self.thr_need_mbps, self.delay_need_ms = config.thr_need_mbps, config.delay_need_ms
-        self._users_per_cell = np.array([s.users_per_cell for s in sl]) * config.traffic.load_scale
-        self._session_s = np.array([s.session_s for s in sl])
-        self._offered_bps = np.array([s.offered_mbps for s in sl]) * 1e6
-        self._burst_bits = np.array([s.burst_kbit for s in sl]) * 1e3
-        self._bursts = PoissonTable(self._offered_bps * config.sim.epoch_s / self._burst_bits)
-        """Bursts per user and epoch, by slice (the table is the same every period)."""
         static = np.random.default_rng([self.seed, 0x73746174])  # "stat": the fixed world
         self.cell_weights = cell_weights(self.n_cells, config.traffic.cell_weight_sigma, static)
-        self._drop_cdf = np.cumsum(self.cell_weights / self.cell_weights.sum())
-        self._drop_cdf[-1] = 1.0
-        self._pool_gain, self._pool_cell = self._drop_users(config.sim.drops_per_cell, static)
+        drop_cdf = np.cumsum(self.cell_weights / self.cell_weights.sum())
+        drop_cdf[-1] = 1.0
+        pool_gain, pool_cell = self._drop_users(config.sim.drops_per_cell, static)
         self.attach = np.zeros((self.n_cells, self.n_cells))
         """P[c, c'] = probability that a user dropped for cell c attaches to cell c' (RSRP)."""
         np.add.at(
             self.attach,
-            (np.arange(self.n_cells).repeat(config.sim.drops_per_cell), self._pool_cell.ravel()),
+            (np.arange(self.n_cells).repeat(config.sim.drops_per_cell), pool_cell.ravel()),
             1.0 / config.sim.drops_per_cell,
         )
+        offered_bps = np.array([s.offered_mbps for s in sl]) * 1e6
+        burst_bits = np.array([s.burst_kbit for s in sl]) * 1e3
+        self.world = World(
+            n_cells=self.n_cells,
+            n_slices=self.n_slices,
+            n_prb=self.n_prb,
+            seed=self.seed,
+            sim=config.sim,
+            link=self.link,
+            kpi_model=KPI_MODELS[config.sim.kpi_model](),
+            noise_mw=self._noise_mw,
+            pool_gain=pool_gain,
+            pool_cell=pool_cell,
+            drop_cdf=drop_cdf,
+            users_per_cell=np.array([s.users_per_cell for s in sl]) * config.traffic.load_scale,
+            session_s=np.array([s.session_s for s in sl]),
+            offered_bps=offered_bps,
+            burst_bits=burst_bits,
+            # bursts per user and epoch, by slice (the table is the same every period)
+            bursts=PoissonTable(offered_bps * config.sim.epoch_s / burst_bits),
+        )
+        """The static world the windows run in (:mod:`slicesim.sim.world`)."""
         self._rng = np.random.default_rng(self.seed)
         self.period = 0
         self._cell_util = np.full(self.n_cells, 0.5)
         self._active_override: np.ndarray | None = None
         self._phase_masks: dict[tuple[int, ...], np.ndarray] = {}
-        self._active_now = self.active_mask()
 
     # ------------------------------------------------------------------ geometry
 
@@ -111,15 +127,14 @@ class Network:
         shape = (self.n_cells, per_cell)
         return gain.reshape(*shape, self.n_cells), np.argmax(gain, axis=1).reshape(shape)
 
-    def _sample_drops(
-        self, n: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gains, own-cell gain and serving cell of ``n`` users drawn from the drop pool."""
-        cells = np.searchsorted(self._drop_cdf, rng.random(n), side="right")
-        pick = rng.integers(0, self._pool_cell.shape[1], n)
-        gain = self._pool_gain[cells, pick]
-        serving = self._pool_cell[cells, pick]
-        return gain, gain[np.arange(n), serving], serving
+    @property
+    def kpi_model(self) -> KpiModel:
+        """The KPI model of the windows (``sim.kpi_model``); assign another to try it."""
+        return self.world.kpi_model
+
+    @kpi_model.setter
+    def kpi_model(self, model: KpiModel) -> None:
+        self.world = dataclasses.replace(self.world, kpi_model=model)
 
     def sinr_db(self, gain: np.ndarray, serving: np.ndarray, cell_util: np.ndarray) -> np.ndarray:
         """Load-coupled SINR (Siomina and Yuan 2012): interference scales with neighbours' load."""
@@ -129,7 +144,7 @@ class Network:
 
     def sample_sinr_db(self, n: int, seed: int = 0, cell_util: float = 1.0) -> np.ndarray:
         """SINR of ``n`` users dropped with the cells' weights, every cell at ``cell_util``."""
-        gain, _, serving = self._sample_drops(n, np.random.default_rng(seed))
+        gain, _, serving = self.world.sample_drops(n, np.random.default_rng(seed))
         return self.sinr_db(gain, serving, np.full(self.n_cells, cell_util))
 
     # ------------------------------------------------------------------ slices and traffic
@@ -165,8 +180,8 @@ class Network:
     def expected_demand_mbps(self, period: int | None = None) -> np.ndarray:
         """Mean traffic offered per (cell, slice) at ``period`` (the traffic level, exactly)."""
         p = self.period if period is None else period
-        users = np.outer(self.cell_weights @ self.attach, self._users_per_cell * self.masks(p))
-        return users * self._offered_bps / 1e6 * self.active_mask(p)
+        users = np.outer(self.cell_weights @ self.attach, self.world.users_per_cell * self.masks(p))
+        return users * self.world.offered_bps / 1e6 * self.active_mask(p)
 
     # ------------------------------------------------------------------ state
 
@@ -200,22 +215,33 @@ class Network:
             ValueError: from :func:`~slicesim.sim.scheduler.check_shares` (wrong shape, NaN/inf,
                 negative or > 1 entries, a cell summing above 1), naming cell and slice.
         """
-        self._active_now = self.active_mask()
-        x, _ = check_shares(x, self._active_now, self.config.slice_ids)
-        window = simulate_window(self, x[None], [self._rng], self._cell_util[None])
+        active = self.active_mask()
+        x, _ = check_shares(x, active, self.config.slice_ids)
+        inputs = self._inputs(active, x[None], self._cell_util[None])
+        window = simulate_window(self.world, inputs, [self._rng])
         self._cell_util = window.util_end[0, 0].copy()  # next period's warm start
         kpis = window.sums.kpis(self.config.sim.window_s, self.n_prb)
         report = PeriodReport(
             period=self.period,
             phase=self.config.phase_at(self.period).name,
             x=x,
-            active=self._active_now.copy(),
-            mask=self.masks(self.period),
+            active=active,
+            mask=inputs.mask,
             cell_util=kpis["prb_util"][0, 0].sum(axis=1),
             **{k: v[0, 0] for k, v in kpis.items()},
         )
         self.period += 1
         return report
+
+    def _inputs(
+        self,
+        active: np.ndarray,
+        xs: np.ndarray,
+        warm: np.ndarray,
+        frozen: np.ndarray | None = None,
+    ) -> PeriodInputs:
+        """The coming period's window inputs (its index, mask and slice set) for shares ``xs``."""
+        return PeriodInputs(self.period, self.masks(self.period), active, xs, warm, frozen)
 
     def replay(
         self,
@@ -271,17 +297,17 @@ class Network:
             )
         try:
             self.set_state(states[0])
-            self._active_now = active = self.active_mask()
+            active = self.active_mask()
             xs = np.where(active, xs, 0.0)
             rngs = [np.random.default_rng() for _ in states]
             for rng, st in zip(rngs, states, strict=True):
                 rng.bit_generator.state = copy.deepcopy(st["rng"])
             warm = np.stack([np.asarray(st["cell_util"], dtype=float) for st in states])
             frozen = None if frozen_util is None else np.asarray(frozen_util, dtype=float)
-            window = simulate_window(self, xs, rngs, warm, frozen, capture)
+            inputs = self._inputs(active, xs, warm, frozen)
+            window = simulate_window(self.world, inputs, rngs, capture)
         finally:
             self.set_state(saved)
-            self._active_now = self.active_mask()
         kpis = window.sums.kpis(self.config.sim.window_s, self.n_prb)
         r = qos(kpis["thr_mbps"], kpis["delay_ms"], self.thr_need_mbps, self.delay_need_ms,
                 kpis["served"])  # fmt: skip

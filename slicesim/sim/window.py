@@ -6,6 +6,11 @@ session arrivals per slice (Poisson, scaled by the slice's mask and the cells' s
 and the scheduling epochs, at which numpy updates, vectorised over all users, the load-coupled
 SINR, the per-slice PRB budgets, proportional-fair time shares, buffers and the KPI sums.
 
+The contract: :func:`simulate_window` takes the network's static :class:`~slicesim.sim.world.
+World`, the period's :class:`PeriodInputs` and one generator per draw, and returns a
+:class:`Window`; it reads nothing else. One epoch's physics (:func:`epoch_step`) is a function of
+its :class:`EpochUsers` and the cell loads that returns an :class:`EpochResult`.
+
 The same window can carry several *copies* (allocations replayed on one draw of the traffic:
 common random numbers) and several *draws* (independent populations of the same period, each
 with its own generator): the oracles' replays (``Network.replay``) run them in one pass, sharing
@@ -17,9 +22,9 @@ On request (``capture``) it also records what each draw offered, users and burst
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
@@ -28,53 +33,95 @@ from slicesim.sim.capture import Traffic, TrafficRecorder
 from slicesim.sim.kpi import GroupSums
 from slicesim.sim.kpi_model import Epoch
 from slicesim.sim.scheduler import prb_budgets, processor_share
+from slicesim.sim.world import World
 
-if TYPE_CHECKING:
-    from slicesim.sim.engine import Network
-
-__all__ = ["Window", "simulate_window"]
+__all__ = ["EpochResult", "EpochUsers", "PeriodInputs", "Window", "epoch_step", "simulate_window"]
 
 _PER_COPY = ("bits", "busy_s", "delay_bits_s", "cqi_s")  # depend on the copy's shares
 _SHARED = ("arrived_bits", "user_s")  # the same in every copy (common random numbers)
 
 
+@dataclass(frozen=True)
+class PeriodInputs:
+    """What a window simulates besides the static world.
+
+    Attributes:
+        period: the period's index (it seeds the recorded bursts' arrival times).
+        mask: the traffic mask of every slice type, (n_slices,).
+        active: the active (cell, slice) pairs, (n_cells, n_slices).
+        xs: the copies' shares, (copies, n_cells, n_slices), zero where inactive.
+        warm: cell loads of the first epoch's interference, (draws, n_cells).
+        frozen: cell loads of every epoch instead of the copies' own, (draws, n_epochs, n_cells).
+    """
+
+    period: int
+    mask: np.ndarray
+    active: np.ndarray
+    xs: np.ndarray
+    warm: np.ndarray
+    frozen: np.ndarray | None = None
+
+
+@dataclass
+class Window:
+    """What a window produced: KPI sums per (draw, copy, cell, slice) and the cell loads.
+
+    Attributes:
+        sums: the KPI sums (:class:`~slicesim.sim.kpi.GroupSums`).
+        cell_util: loads behind each epoch's interference, (draws, copies, n_epochs, n_cells).
+        util_end: loads after the last epoch (the next period's warm start), (draws, copies,
+            n_cells).
+    """
+
+    sums: GroupSums
+    cell_util: np.ndarray
+    util_end: np.ndarray
+
+
 class _Draw:
     """One draw's users as flat arrays (one row per session, never reused) and its generator.
 
-    Rows are filled ahead of need with drops from the network's pool (coupling gains, serving
+    Rows are filled ahead of need with drops from the world's pool (coupling gains, serving
     cell); an arrival only writes its slice and session times into the next row. Every random
     number of the draw comes from ``rng``, in the same order whatever the copies' shares.
     """
 
     def __init__(
-        self, net: Network, rng: np.random.Generator, copies: int, base: int, expected: int
+        self,
+        world: World,
+        active: np.ndarray,
+        rng: np.random.Generator,
+        copies: int,
+        base: int,
+        expected: int,
     ) -> None:
-        self.net, self.rng, self.copies = net, rng, copies
+        self.world, self.active, self.rng, self.copies = world, active, rng, copies
         self.base = base  # offset of this draw's groups in the flat group index
         self.n = 0
-        self.gain = np.empty((0, net.n_cells))
-        self.others = np.empty((0, net.n_cells))  # the gains with the serving cell's zeroed
-        self.own = np.empty(0)
-        self.cell = np.empty(0, dtype=np.intp)
-        self.group = np.empty(0, dtype=np.intp)
-        self.slice = np.empty(0, dtype=np.intp)
-        self.start = np.empty(0)
-        self.end = np.empty(0)
-        self.backlog = np.empty((copies, 0))  # bits queued per user, one row per copy
+        cells = world.n_cells
+        self.gain = np.empty((0, cells))  # (rows, n_cells)
+        self.others = np.empty((0, cells))  # the gains with the serving cell's zeroed
+        self.own = np.empty(0)  # (rows,) the serving cell's gain
+        self.cell = np.empty(0, dtype=np.intp)  # (rows,)
+        self.group = np.empty(0, dtype=np.intp)  # (rows,) cell * n_slices + slice
+        self.slice = np.empty(0, dtype=np.intp)  # (rows,)
+        self.start = np.empty(0)  # (rows,) session start, inf where blocked or not yet used
+        self.end = np.empty(0)  # (rows,) session end, -inf likewise
+        self.backlog = np.empty((copies, 0))  # (copies, rows) bits queued
         # per-user KPI sums over the epochs: one row per copy, or one row shared by all copies
         self.sums = {n: np.empty((copies, 0)) for n in _PER_COPY}
         self.sums.update({n: np.empty((1, 0)) for n in _SHARED})
         self._grow(expected + 4 * math.isqrt(expected) + 16)
 
     def _grow(self, count: int) -> None:
-        gain, own, cell = self.net._sample_drops(count, self.rng)
+        gain, own, cell = self.world.sample_drops(count, self.rng)
         self.gain = np.concatenate([self.gain, gain])
         others = gain.copy()
         others[np.arange(count), cell] = 0.0
         self.others = np.concatenate([self.others, others])
         self.own = np.concatenate([self.own, own])
         self.cell = np.concatenate([self.cell, cell])
-        self.group = np.concatenate([self.group, cell * self.net.n_slices])
+        self.group = np.concatenate([self.group, cell * self.world.n_slices])
         self.slice = np.concatenate([self.slice, np.zeros(count, dtype=np.intp)])
         self.start = np.concatenate([self.start, np.full(count, np.inf)])
         self.end = np.concatenate([self.end, np.full(count, -np.inf)])
@@ -89,7 +136,7 @@ class _Draw:
             self._grow(max(16, self.n // 2, k))
         rows = slice(self.n, self.n + k)
         self.n += k
-        admitted = self.net._active_now[self.cell[rows], slice_idx]
+        admitted = self.active[self.cell[rows], slice_idx]
         self.slice[rows] = slice_idx
         self.group[rows] += slice_idx
         self.start[rows] = np.where(admitted, start, np.inf)
@@ -104,8 +151,26 @@ class _Draw:
         cell = self.cell[i]
         self.slice[i] = slice_idx
         self.group[i] += slice_idx
-        if self.net._active_now[cell, slice_idx]:
+        if self.active[cell, slice_idx]:
             self.start[i], self.end[i] = start, start + duration
+
+    def in_session(self, t: float) -> np.ndarray:
+        """(n,): rows in session at ``t``. Every admitted row is computed (rows outside their
+        session get no data): cheaper than gathering the present ones."""
+        n = self.n
+        return (self.start[:n] <= t) & (self.end[:n] > t)
+
+    def interference(self, util: np.ndarray, exact: bool) -> np.ndarray:
+        """(copies or 1, n): interference power under the cell loads ``util`` (copies or 1,
+        n_cells). Exact: one product per copy of the other cells' gains (a copy's result does
+        not depend on the others, no own-minus-total cancellation); else slicesim 0.1's."""
+        n = self.n
+        if exact:
+            others = self.others[:n]
+            if len(util) == 1:
+                return (others @ util[0])[None]
+            return np.stack([others @ u for u in util])
+        return util @ self.gain[:n].T - util[:, self.cell[:n]] * self.own[:n]
 
     def accumulate(self, lo: int, values: dict[str, np.ndarray]) -> None:
         """Add one epoch: this draw's users are columns ``[lo, lo + n)`` of every value."""
@@ -126,7 +191,7 @@ class _Draw:
 
     def arrivals(self, env: simpy.Environment, s: int, rate: float) -> Any:
         """SimPy process: Poisson session arrivals of slice ``s``, each with its session time."""
-        session_s = self.net._session_s[s]
+        session_s = self.world.session_s[s]
         while True:
             gaps = self.rng.exponential(1.0 / rate, size=16).tolist()  # chunks: cheaper
             sessions = self.rng.exponential(session_s, size=16).tolist()
@@ -135,178 +200,212 @@ class _Draw:
                 self.add_one(s, env.now, session)
 
 
-def _join(
-    draws: list[_Draw],
-    ns: list[int],
-    part: Callable[[int, _Draw, int], np.ndarray],
-    axis: int = 0,
-) -> np.ndarray:
-    """``part(k, draw, n)`` of every draw (its first ``n`` users), joined along ``axis``.
+def _joined(parts: list[np.ndarray], axis: int = 0) -> np.ndarray:
+    """The draws' parts joined along ``axis``; a single draw (every ``run_period``) as it is."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
 
-    A single draw (every ``run_period``) is returned as it is: no list, no copy.
+
+@dataclass(frozen=True)
+class EpochUsers:
+    """Every user row of every draw at one epoch (a draw's first ``n`` rows in turn).
+
+    Arrays are (n,) over the joined rows unless noted; ``copies`` is the window's.
     """
-    if len(draws) == 1:
-        return part(0, draws[0], ns[0])
-    return np.concatenate(
-        [part(k, d, n) for k, (d, n) in enumerate(zip(draws, ns, strict=True))], axis=axis
-    )
+
+    present: np.ndarray  # in session at the epoch's start (bool)
+    slice: np.ndarray  # slice type
+    group: np.ndarray  # cell * n_slices + slice
+    flat: np.ndarray  # (copies * n,) group of every (copy, row) across draws and copies
+    n_flat: int  # groups across draws and copies: draws * copies * n_groups
+    own: np.ndarray  # serving cell's gain (per-PRB power)
+    interference: np.ndarray  # (copies or 1, n) interference power
+    counts: np.ndarray  # bursts that arrive in the epoch
+    backlog: np.ndarray  # (copies, n) bits queued at the epoch's start (0 out of session)
 
 
-@dataclass
-class Window:
-    """What a window produced: KPI sums per (draw, copy, cell, slice) and the cell loads.
+@dataclass(frozen=True)
+class EpochResult:
+    """What one epoch changes, over the same rows as its :class:`EpochUsers`.
 
     Attributes:
-        sums: the KPI sums (:class:`~slicesim.sim.kpi.GroupSums`).
-        cell_util: loads behind each epoch's interference, (draws, copies, n_epochs, n_cells).
-        util_end: loads after the last epoch (the next period's warm start), (draws, copies,
-            n_cells).
+        backlog: bits left queued per (copy, row), capped by the buffer, (copies, n).
+        values: this epoch's per-user KPI terms (``bits``, ``busy_s``, ``delay_bits_s``,
+            ``cqi_s``: (copies, n); ``arrived_bits``, ``user_s``: (n,)).
+        used: PRBs each (draw, copy, group) used on average, (draws * copies * n_groups,).
+        phi: water-filled time shares, (copies, n).
+        cqi, prb_bps: CQI and bit/s per PRB of every row under the epoch's loads, (copies or 1,
+            n).
     """
 
-    sums: GroupSums
-    cell_util: np.ndarray
-    util_end: np.ndarray
+    backlog: np.ndarray
+    values: dict[str, np.ndarray]
+    used: np.ndarray
+    phi: np.ndarray
+    cqi: np.ndarray
+    prb_bps: np.ndarray
+
+
+def epoch_step(world: World, users: EpochUsers, budget: np.ndarray) -> EpochResult:
+    """One scheduling epoch's physics, vectorised over users, copies and draws.
+
+    Load-coupled SINR -> CQI -> rate per PRB; the bursts arrive; each slice's PRB budget is
+    time-shared among its users (``scheduler.processor_share``); the KPI model gives the
+    bursts' delay and each user's time with data; buffers and KPI terms follow.
+
+    Args:
+        world: the static world.
+        users: the epoch's users (their bursts already drawn).
+        budget: PRBs of every (copy, group), (copies, n_groups).
+    """
+    sim, model = world.sim, world.kpi_model
+    dt, cap_s = sim.epoch_s, sim.buffer_s
+    n_all = users.n_flat
+    cqi, prb_bps = world.link.rates(users.own / (world.noise_mw + users.interference))
+    # bit/s with the whole slice (copies, n); the 1 bit/s floor keeps zero budgets finite
+    full_rate = np.maximum(budget[:, users.group] * prb_bps, 1.0)
+    burst = world.burst_bits[users.slice]  # (n,)
+    arrived = burst * users.counts * users.present  # (n,)
+    need = users.backlog + arrived  # (copies, n)
+    work = need / (full_rate * dt)  # share of the slice's epoch the user needs, (copies, n)
+    phi, load = processor_share(users.flat, work.ravel(), n_all, model.exact)
+    phi = phi.reshape(work.shape)
+    rate = phi * full_rate  # > 0 wherever need > 0 (water-filling levels are > 0)
+    # the bursts' delay and the time with data: the KPI model (kpi_model.py)
+    epoch = Epoch(full_rate, phi, work, users.backlog, arrived, burst, users.flat, load, dt)
+    delay, busy_s = model.epoch(epoch)
+    delay = np.minimum(delay, cap_s)
+    served = rate * dt
+    left = np.minimum(need - served, world.offered_bps[users.slice] * cap_s)
+    on = users.present * dt
+    values = {
+        "bits": served,
+        "busy_s": busy_s,
+        "delay_bits_s": delay * arrived,
+        "cqi_s": cqi * on,
+        "arrived_bits": arrived,
+        "user_s": on,
+    }
+    used = np.bincount(users.flat, weights=phi.ravel(), minlength=n_all)
+    return EpochResult(left, values, used, phi, cqi, prb_bps)
+
+
+class _Epochs:
+    """The window's scheduling epochs: a SimPy process, and what they leave behind."""
+
+    def __init__(
+        self,
+        world: World,
+        inputs: PeriodInputs,
+        draws: list[_Draw],
+        recorder: TrafficRecorder | None,
+    ) -> None:
+        self.world, self.inputs, self.draws, self.recorder = world, inputs, draws, recorder
+        copies = inputs.xs.shape[0]
+        n_groups = world.n_groups
+        self.budget = prb_budgets(inputs.xs, world.n_prb).reshape(copies, n_groups)
+        self.shape = (len(draws), copies, n_groups)
+        self.prb_s = np.zeros(self.shape)  # PRB-seconds used per (draw, copy, group)
+        self.trace: list[np.ndarray] = []  # per epoch, the loads behind its interference
+        self.util_end = np.broadcast_to(inputs.warm[:, None, :], (*self.shape[:2], world.n_cells))
+        self.copy_offset = (np.arange(copies) * n_groups)[:, None]  # copy l's groups: + l G
+
+    def process(self, env: simpy.Environment) -> Any:
+        """SimPy process: a scheduling epoch every ``epoch_s``."""
+        frozen = self.inputs.frozen
+        util = self.util_end  # (draws, copies, n_cells)
+        epoch = 0
+        while True:
+            if frozen is not None:
+                util = np.broadcast_to(frozen[:, None, min(epoch, frozen.shape[1] - 1)], util.shape)
+            self.trace.append(np.array(util))
+            util = self.util_end = self.step(env.now, util)
+            epoch += 1
+            yield env.timeout(self.world.sim.epoch_s)
+
+    def users(self, t: float, util: np.ndarray) -> EpochUsers:
+        """Gather every draw's users at time ``t`` (and draw their bursts)."""
+        draws, world = self.draws, self.world
+        rows = [d.n for d in draws]
+        frozen = self.inputs.frozen is not None
+        group = _joined([d.group[:n] for d, n in zip(draws, rows, strict=True)])
+        base = group if len(draws) == 1 else _joined(
+            [d.group[:n] + d.base for d, n in zip(draws, rows, strict=True)]
+        )  # fmt: skip
+        exact = world.kpi_model.exact
+        # with frozen loads every copy sees the same interference: one row
+        loads = [util[k, :1] if frozen else util[k] for k in range(len(draws))]
+        present = _joined([d.in_session(t) for d in draws])
+        return EpochUsers(
+            present=present,
+            slice=_joined([d.slice[:n] for d, n in zip(draws, rows, strict=True)]),
+            group=group,
+            flat=(base + self.copy_offset).ravel(),
+            n_flat=int(np.prod(self.shape)),
+            own=_joined([d.own[:n] for d, n in zip(draws, rows, strict=True)]),
+            interference=_joined(
+                [d.interference(u, exact) for d, u in zip(draws, loads, strict=True)], axis=1
+            ),
+            counts=_joined([world.bursts.draw(d.slice[: d.n], d.rng) for d in draws]),
+            backlog=_joined([d.backlog[:, : d.n] for d in draws], axis=1) * present,
+        )
+
+    def step(self, t: float, util: np.ndarray) -> np.ndarray:
+        """One epoch at time ``t`` under the cell loads ``util``; the loads it leaves."""
+        world, draws = self.world, self.draws
+        users = self.users(t, util)
+        result = epoch_step(world, users, self.budget)
+        if self.recorder is not None:
+            self.recorder.epoch([d.n for d in draws], users.present, result.prb_bps[0],
+                                result.cqi[0], users.counts)  # fmt: skip
+        lo = 0
+        for d in draws:
+            d.backlog[:, : d.n] = result.backlog[:, lo : lo + d.n]
+            d.accumulate(lo, result.values)
+            lo += d.n
+        used = result.used.reshape(self.shape) * self.budget
+        self.prb_s += used * world.sim.epoch_s
+        cells = used.reshape(*self.shape[:2], world.n_cells, world.n_slices).sum(axis=3)
+        return np.minimum(cells / world.n_prb, 1.0)  # <= 1 unless a what-if overbooks
 
 
 def simulate_window(
-    net: Network,
-    xs: np.ndarray,
+    world: World,
+    inputs: PeriodInputs,
     rngs: Sequence[np.random.Generator],
-    warm: np.ndarray,
-    frozen: np.ndarray | None = None,
     capture: list[Traffic] | None = None,
 ) -> Window:
-    """Simulate the coming period's window of ``net`` for every copy and draw.
+    """Simulate one period's window for every copy and draw.
 
     Args:
-        net: the network (its period, masks, active slices and static world).
-        xs: shares of the copies, (copies, n_cells, n_slices), zero where inactive.
+        world: the network's static world.
+        inputs: the period, its mask and slice set, the copies' shares and the cell loads.
         rngs: one generator per draw (consumed as the draw's users and bursts need).
-        warm: cell loads of the first epoch's interference, (draws, n_cells).
-        frozen: loads of every epoch, (draws, n_epochs, n_cells), instead of the copies' own.
         capture: if given, one :class:`~slicesim.sim.capture.Traffic` per draw is appended
             (users and bursts; the KPIs and the draws' generators are the same as without).
     """
-    sim = net.config.sim
-    copies, n_groups = xs.shape[0], net.n_cells * net.n_slices
-    mask = net.masks(net.period)
-    users_mean = net._users_per_cell * mask * net.n_cells
-    rate = users_mean / net._session_s  # sessions/s per slice
+    sim = world.sim
+    copies, n_groups = inputs.xs.shape[0], world.n_groups
+    users_mean = world.users_per_cell * inputs.mask * world.n_cells  # (n_slices,)
+    rate = users_mean / world.session_s  # sessions/s per slice
     draws = []
     for k, rng in enumerate(rngs):
         n0 = rng.poisson(users_mean)
         expected = int(n0.sum() + np.ceil(rate.sum() * sim.window_s))
-        draw = _Draw(net, rng, copies, k * copies * n_groups, expected)
+        draw = _Draw(world, inputs.active, rng, copies, k * copies * n_groups, expected)
         for s in np.flatnonzero(n0):  # stationary population with memoryless residual sessions
-            draw.add(int(s), 0.0, rng.exponential(net._session_s[s], size=n0[s]))
+            draw.add(int(s), 0.0, rng.exponential(world.session_s[s], size=n0[s]))
         draws.append(draw)
-    prb_s = np.zeros((len(draws), copies, n_groups))
-    trace: list[np.ndarray] = []
     env = simpy.Environment()
     for draw in draws:
-        for s in np.flatnonzero(rate * net._active_now.any(axis=0) > 0):
+        for s in np.flatnonzero(rate * inputs.active.any(axis=0) > 0):
             env.process(draw.arrivals(env, int(s), float(rate[s])))
-    budget = prb_budgets(xs, net.n_prb).reshape(copies, n_groups)
-    end: list[np.ndarray] = []
-    recorder = None if capture is None else TrafficRecorder(net, len(draws))
-    env.process(_epochs(env, net, draws, budget, prb_s, warm, frozen, trace, end, recorder))
+    recorder = None if capture is None else TrafficRecorder(world, inputs.period, len(draws))
+    epochs = _Epochs(world, inputs, draws, recorder)
+    env.process(epochs.process(env))
     env.run(until=sim.window_s)
     if capture is not None and recorder is not None:
         capture.extend(recorder.traffic(draws))
     per_draw = [d.group_sums(n_groups) for d in draws]
     sums = {name: np.stack([g[name] for g in per_draw]) for name in per_draw[0]}
-    return Window(GroupSums(sums, prb_s, net.n_cells), np.stack(trace, axis=2), end[0])
-
-
-def _epochs(
-    env: simpy.Environment,
-    net: Network,
-    draws: list[_Draw],
-    budget: np.ndarray,
-    prb_s: np.ndarray,
-    warm: np.ndarray,
-    frozen: np.ndarray | None,
-    trace: list[np.ndarray],
-    end: list[np.ndarray],
-    recorder: TrafficRecorder | None = None,
-) -> Any:
-    """SimPy process: a scheduling epoch every ``epoch_s``, vectorised over users and copies.
-
-    Per epoch: load-coupled SINR -> CQI -> rate per PRB; bursts arrive (one draw for every
-    copy); each slice's PRB budget is time-shared among its users
-    (``scheduler.processor_share``); buffers, PRB use and the KPI sums are updated. Cell loads
-    feed the next epoch's interference (or the ``frozen`` loads, if given). A ``recorder``
-    keeps every epoch's users and burst counts.
-    """
-    dt, cap_s = net.config.sim.epoch_s, net.config.sim.buffer_s
-    exact = net.kpi_model.exact
-    n_draws, (copies, n_groups) = len(draws), budget.shape
-    copy_offset = (np.arange(copies) * n_groups)[:, None]  # group of copy l: + l * n_groups
-    util = np.broadcast_to(warm[:, None, :], (n_draws, copies, net.n_cells))
-    epoch = 0
-    while True:
-        if frozen is not None:
-            util = np.broadcast_to(frozen[:, None, min(epoch, frozen.shape[1] - 1)], util.shape)
-        trace.append(np.array(util))
-        ns = [d.n for d in draws]
-
-        def in_session(k: int, d: _Draw, n: int, t: float = env.now) -> np.ndarray:
-            """Every admitted row is computed (rows outside their session get no data):
-            cheaper than gathering the present ones."""
-            return (d.start[:n] <= t) & (d.end[:n] > t)
-
-        present = _join(draws, ns, in_session)
-        sl = _join(draws, ns, lambda k, d, n: d.slice[:n])
-        group = _join(draws, ns, lambda k, d, n: d.group[:n])
-        own = _join(draws, ns, lambda k, d, n: d.own[:n])
-        base = group if n_draws == 1 else _join(draws, ns, lambda k, d, n: d.group[:n] + d.base)
-
-        def interference(k: int, d: _Draw, n: int, util: np.ndarray = util) -> np.ndarray:
-            """(copies, n); with frozen loads every copy sees the same: one row.
-
-            Exact models: one product per copy of the other cells' gains (no own-minus-total
-            cancellation; a copy's result does not depend on the others). Legacy: 0.1's."""
-            u = util[k, :1] if frozen is not None else util[k]
-            if exact:
-                others = d.others[:n]
-                return (others @ u[0])[None] if len(u) == 1 else np.stack([others @ r for r in u])
-            return u @ d.gain[:n].T - u[:, d.cell[:n]] * d.own[:n]
-
-        inter = _join(draws, ns, interference, axis=1)
-        cqi, prb_bps = net.link.rates(own / (net._noise_mw + inter))
-        # bit/s with the whole slice; the 1 bit/s floor keeps zero budgets finite
-        full_rate = np.maximum(budget[:, group] * prb_bps, 1.0)
-        burst = net._burst_bits[sl]
-        counts = _join(draws, ns, lambda k, d, n: net._bursts.draw(d.slice[:n], d.rng))
-        arrived = burst * counts * present
-        if recorder is not None:
-            recorder.epoch(ns, present, prb_bps[0], cqi[0], counts)
-        backlog = _join(draws, ns, lambda k, d, n: d.backlog[:, :n], axis=1) * present
-        need = backlog + arrived
-        work = need / (full_rate * dt)  # share of the slice's epoch the user needs
-        flat = (base + copy_offset).ravel()
-        phi, load = processor_share(flat, work.ravel(), n_draws * copies * n_groups, exact)
-        phi = phi.reshape(copies, -1)
-        rate = phi * full_rate  # > 0 wherever need > 0 (water-filling levels are > 0)
-        # the bursts' delay and the time with data: the KPI model (kpi_model.py)
-        epoch_in = Epoch(full_rate, phi, work, backlog, arrived, burst, flat, load, dt)
-        delay, busy_s = net.kpi_model.epoch(epoch_in)
-        delay = np.minimum(delay, cap_s)
-        served = rate * dt
-        left = np.minimum(need - served, net._offered_bps[sl] * cap_s)
-        on = present * dt
-        values = {"bits": served, "busy_s": busy_s, "delay_bits_s": delay * arrived,
-                  "cqi_s": cqi * on, "arrived_bits": arrived, "user_s": on}  # fmt: skip
-        lo = 0
-        for d, n in zip(draws, ns, strict=True):
-            d.backlog[:, :n] = left[:, lo : lo + n]
-            d.accumulate(lo, values)
-            lo += n
-        used = np.bincount(flat, weights=phi.ravel(), minlength=n_draws * copies * n_groups)
-        used = used.reshape(n_draws, copies, n_groups) * budget
-        prb_s += used * dt
-        cells = used.reshape(n_draws, copies, net.n_cells, net.n_slices).sum(axis=3)
-        util = np.minimum(cells / net.n_prb, 1.0)  # <= 1 unless a what-if overbooks
-        end[:] = [util]
-        epoch += 1
-        yield env.timeout(dt)
+    trace = np.stack(epochs.trace, axis=2)
+    return Window(GroupSums(sums, epochs.prb_s, world.n_cells), trace, epochs.util_end)
