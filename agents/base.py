@@ -60,6 +60,14 @@ class Agent:
     paper_p_r1: ClassVar[dict[str, float]] = {}
     _spec: SlicingSpec | None = None
 
+    @classmethod
+    def default_config(cls) -> Any:
+        """The agent's settings with their defaults: a validated frozen dataclass
+        (:mod:`slicesim.typed_config`) that its constructor takes as ``config=``, or None if it
+        has none. ``slicesim bench`` and ``sweep`` set its fields with ``--set
+        agent.<name>.<field>=...``, checked before any run."""
+        return None
+
     @property
     def spec(self) -> SlicingSpec:
         """The environment's spec, set by :meth:`reset`."""

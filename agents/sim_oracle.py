@@ -29,6 +29,8 @@ scores every agent on those periods only.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,49 +41,76 @@ from agents.grid import best_levels, full_levels, grid_units
 from slicesim.envs import SlicingEnv
 from slicesim.rollout import scored_periods
 from slicesim.sim import Network, equal_split
+from slicesim.typed_config import ConfigError, Validated, num
 
-__all__ = ["SimOracleAgent", "SimOracleHindsightAgent"]
+__all__ = ["SimOracleAgent", "SimOracleConfig", "SimOracleHindsightAgent"]
+
+
+@dataclass(frozen=True)
+class SimOracleConfig(Validated):
+    """The settings of the simulator oracles (``--set agent.sim-oracle.<field>=...``).
+
+    Attributes:
+        draws: K, independent draws of each period the shares are optimised on (the hindsight
+            oracle ignores it).
+        every: evaluate every k-th period only; equal shares in the others (the benchmark then
+            scores every agent on those periods: ``--oracle-every``).
+        step: share grid (1 / step levels per cell); must divide 1.
+        rounds: sweeps per period, each from the loads of the previous round's choice. One is
+            the default: its first sweep already starts from the last period's choice, and a
+            second round cost 60 % more time for no measurable gain on ``paper``.
+        seed: seeds the K draws (with the network's seed and the period).
+    """
+
+    draws: int = num(1, 10**4, 6)
+    every: int = num(1, 10**6, 1)
+    step: float = num(0, 1, 0.05, lo_open=True)
+    rounds: int = num(1, 100, 1)
+    seed: int = num(0, 2**32 - 1, 0)
+
+    def _check(self) -> None:
+        try:
+            grid_units(self.step)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
 
 
 class SimOracleAgent(Agent):
     """The stochastic simulator oracle (module docstring): a yardstick, not a controller.
 
     Args:
-        draws: K, independent draws of each period the shares are optimised on (>= 1).
-        every: evaluate every k-th period only (>= 1); equal shares in the others.
-        step: share grid (1 / step levels per cell).
-        rounds: sweeps per period, each from the loads of the previous round's choice (>= 1).
-            One is the default: its first sweep already starts from the last period's choice, and
-            a second round cost 60 % more time for no measurable gain on ``paper``.
+        config: the settings (default :class:`SimOracleConfig`).
         hindsight: optimise on the scored draw itself (then ``draws`` is ignored).
-        seed: seeds the K draws (with the network's seed and the period).
+        **settings: fields of :class:`SimOracleConfig` replacing the config's.
 
     Raises:
-        ValueError: ``draws`` or ``rounds`` below 1, ``every`` below 1, a bad ``step``.
+        ConfigError: a setting out of range (named).
     """
 
     name = "sim-oracle"
     role = "yardstick"
 
     def __init__(
-        self,
-        draws: int = 6,
-        every: int = 1,
-        step: float = 0.05,
-        rounds: int = 1,
-        hindsight: bool = False,
-        seed: int = 0,
+        self, config: SimOracleConfig | None = None, hindsight: bool = False, **settings: Any
     ) -> None:
-        for label, value in (("draws", draws), ("every", every), ("rounds", rounds)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"sim-oracle {label} = {value!r} is out of range: allowed >= 1")
-        self.n_units = grid_units(step)
-        self.draws, self.every, self.rounds = draws, every, rounds
-        self.hindsight, self.seed = hindsight, seed
+        config = config or self.default_config()
+        self.config = dataclasses.replace(config, **settings) if settings else config
+        self.n_units = grid_units(self.config.step)
+        self.draws, self.every, self.rounds = (
+            self.config.draws,
+            self.config.every,
+            self.config.rounds,
+        )
+        self.hindsight, self.seed = hindsight, self.config.seed
         self.env: SlicingEnv | None = None
         self._replica: Network | None = None
         self.predicted: list[float] = []
         """Predicted mean utility of each evaluated period's choice (over its draws)."""
+
+    @classmethod
+    def default_config(cls) -> SimOracleConfig:
+        """K = 6 draws, every period, a 0.05 grid, one round."""
+        return SimOracleConfig()
 
     def bind_simulator(self, env: SlicingEnv) -> None:
         """The runner's hook: the env whose simulator is replayed (never stepped here)."""
@@ -191,5 +220,5 @@ class SimOracleHindsightAgent(SimOracleAgent):
     name = "sim-oracle-hindsight"
     role = "bound"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(hindsight=True, **kwargs)
+    def __init__(self, config: SimOracleConfig | None = None, **settings: Any) -> None:
+        super().__init__(config, hindsight=True, **settings)

@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from slicesim import __version__
 from slicesim.config import ConfigError, list_scenarios, load_scenario
 from slicesim.io import check_output_dir
@@ -60,6 +58,7 @@ def _bench(args: argparse.Namespace) -> int:
     agents = [a for a in args.agents.split(",") if a] + list(args.agent or [])
     result = bench(args.scenario, agents, args.seeds, args.out, quick=args.quick,
                    executor=args.executor, address=args.address, workers=args.workers,
+                   overrides=_overrides(args.set, "bench"),
                    oracle_draws=args.oracle_draws, oracle_every=args.oracle_every,
                    csv=args.csv, progress=not args.quiet, periods=args.periods,
                    pretrain_scenario=args.pretrain_scenario)  # fmt: skip
@@ -104,6 +103,9 @@ def _add_runs(p: argparse.ArgumentParser) -> None:
 def _add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="run agents on the scenario timeline; figures and report")
     _add_runs(p)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a scenario field (traffic.load_scale=1.2) or an agent setting "
+                   "(agent.td3.learning_rate=3e-4), repeatable")  # fmt: skip
     p.add_argument("--pretrain-scenario", default=None, metavar="A",
                    help="transfer: learning agents train on A, then deploy here")  # fmt: skip
     p.add_argument("--csv", action="store_true", help="also write each run's trajectory.csv")
@@ -111,7 +113,8 @@ def _add_bench(sub: Any) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from slicesim.experiments.sweep import parse_sets, sweep
+    from slicesim.experiments.sweep import sweep
+    from slicesim.typed_config import parse_sets
 
     check_output_dir(args.out)
     agents = [a for a in args.agents.split(",") if a] + list(args.agent or [])
@@ -125,11 +128,11 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _add_sweep(sub: Any) -> None:
-    p = sub.add_parser("sweep", help="a grid of scenario settings x agents x seeds")
+    p = sub.add_parser("sweep", help="a grid of scenario and agent settings x agents x seeds")
     _add_runs(p)
     p.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2,...",
-                   help="a scenario field and its values, repeatable (e.g. "
-                   "traffic.load_scale=0.5,1,1.5 or slices.1.thr_mbps=1,1.5)")  # fmt: skip
+                   help="a scenario field or an agent setting and its values, repeatable (e.g. "
+                   "traffic.load_scale=0.5,1,1.5 or agent.idla.online.trust=0.1,0.3)")  # fmt: skip
     p.set_defaults(func=_sweep)
 
 
@@ -144,8 +147,8 @@ def _calibrate_kpi(args: argparse.Namespace, out: Path) -> int:
     if args.reference:
         raise ValueError("--kpi validates a scenario's KPIs: give --scenario, not --reference")
     say = None if args.quiet else print
-    result = validate_kpis(args.scenario, draws=args.draws, overrides=_overrides(args.set),
-                           progress=say)  # fmt: skip
+    overrides = _overrides(args.set, "calibrate")
+    result = validate_kpis(args.scenario, draws=args.draws, overrides=overrides, progress=say)
     paths = [write_validation(result, out / "kpi_validation.json"),
              plot_validation(result, out / "kpi_validation.png")]  # fmt: skip
     if not args.quiet:
@@ -163,7 +166,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.reference:
         result = cal.reference_run(args.reference, args.seeds)
     else:
-        config = load_scenario(args.scenario, _overrides(args.set))
+        config = load_scenario(args.scenario, _overrides(args.set, "calibrate"))
         result = cal.radio_calibration(config, args.seeds)
     paths = cal.write_calibration(result, out)
     if not args.quiet:
@@ -201,15 +204,11 @@ def _add_calibrate(sub: Any) -> None:
     p.set_defaults(func=_calibrate)
 
 
-def _overrides(items: Sequence[str]) -> dict[str, object]:
-    """``--set KEY=VALUE`` items as scenario overrides (values parsed as YAML)."""
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. sim.window_s=5.0")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+def _overrides(items: Sequence[str], command: str) -> dict[str, object]:
+    """``--set KEY=VALUE`` items of a command that runs one configuration."""
+    from slicesim.typed_config import parse_sets, single_values
+
+    return single_values(parse_sets(items), command)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -220,7 +219,7 @@ def _train(args: argparse.Namespace) -> int:
     settings_class = load_object("agents.td3.training:TrainSettings")
     train_offline = load_object("agents.td3.training:train_offline")
 
-    scenario = load_scenario(args.scenario, _overrides(args.set))
+    scenario = load_scenario(args.scenario, _overrides(args.set, "train"))
     n = min(args.episode_periods, scenario.timeline.n_periods)
     settings = settings_class(
         out=check_output_dir(args.out),

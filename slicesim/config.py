@@ -8,12 +8,8 @@ files are read with ``yaml.safe_load``; unknown keys are errors. The physical de
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.resources
 import math
-import sys
-import types
-import typing
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +20,7 @@ import numpy as np
 import yaml
 
 from slicesim.profiles import PROFILES, MasksCsvError, load_masks_csv
+from slicesim.typed_config import ConfigError, Validated, build, num, replaced
 
 __all__ = [
     "KPI_MODEL_NAMES",
@@ -61,10 +58,6 @@ KPI_MODEL_NAMES = ("legacy", "user_ps")
 """KPI models of ``sim.kpi_model`` (classes in :mod:`slicesim.sim.kpi_model`)."""
 
 
-class ConfigError(ValueError):
-    """A scenario value is malformed: the message names the field, value and allowed range."""
-
-
 class TimelineWarning(UserWarning):
     """A timeline phase starts at or after ``n_periods``: it is never reached."""
 
@@ -86,49 +79,17 @@ def cluster_indices(n_sites: int) -> tuple[int, int]:
     )
 
 
-def _num(lo: float, hi: float, default: Any, unit: str = "", lo_open: bool = False) -> Any:
-    """A numeric dataclass field with an allowed range [lo, hi] (or (lo, hi] if lo_open)."""
-    return field(default=default, metadata={"range": (lo, hi, lo_open), "unit": unit})
-
-
-def _range_text(lo: float, hi: float, lo_open: bool, unit: str) -> str:
-    left = "(" if lo_open else "["
-    return f"{left}{lo:g}, {hi:g}]" + (f" {unit}" if unit else "")
-
-
-class _Validated:
-    """Mixin: range-check every field that declares ``metadata["range"]``."""
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            spec = f.metadata.get("range")
-            if spec is None:
-                continue
-            lo, hi, lo_open = spec
-            value = getattr(self, f.name)
-            values = value if isinstance(value, tuple) else (value,)
-            for v in values:
-                bad_lo = v <= lo if lo_open else v < lo
-                if not math.isfinite(v) or bad_lo or v > hi:
-                    allowed = _range_text(lo, hi, lo_open, f.metadata.get("unit", ""))
-                    raise ConfigError(f"{f.name} = {value!r} is out of range: allowed {allowed}")
-        self._check()
-
-    def _check(self) -> None:
-        """Cross-field checks of a subclass (raise ConfigError)."""
-
-
 @dataclass(frozen=True)
-class LayoutConfig(_Validated):
+class LayoutConfig(Validated):
     """Site layout: hexagonal grid with wrap-around."""
 
-    n_sites: int = _num(1, 10_000, 4)
+    n_sites: int = num(1, 10_000, 4)
     """Sites in the wrap-around cluster; must be i^2 + ij + j^2 (1, 3, 4, 7, 12, 13, 19, ...)."""
-    isd_m: float = _num(10, 20_000, 500.0, "m", lo_open=True)  # TR 36.814 Table A.2.1.1-2 Case 1
-    azimuths_deg: tuple[float, ...] = _num(-360, 360, (30.0, 150.0, 270.0), "deg")
-    bs_height_m: float = _num(1, 300, 25.0, "m")  # TR 38.901 Table 7.4.1-1 UMa h_BS
-    ue_height_m: float = _num(1, 22.5, 1.5, "m")  # outdoor users, TR 38.901 Tables 7.2-1, 7.4.1-1
-    min_distance_m: float = _num(0, 1_000, 35.0, "m")  # TR 36.814 Table A.2.1.1-2 (35 m)
+    isd_m: float = num(10, 20_000, 500.0, "m", lo_open=True)  # TR 36.814 Table A.2.1.1-2 Case 1
+    azimuths_deg: tuple[float, ...] = num(-360, 360, (30.0, 150.0, 270.0), "deg")
+    bs_height_m: float = num(1, 300, 25.0, "m")  # TR 38.901 Table 7.4.1-1 UMa h_BS
+    ue_height_m: float = num(1, 22.5, 1.5, "m")  # outdoor users, TR 38.901 Tables 7.2-1, 7.4.1-1
+    min_distance_m: float = num(0, 1_000, 35.0, "m")  # TR 36.814 Table A.2.1.1-2 (35 m)
 
     def _check(self) -> None:
         cluster_indices(self.n_sites)
@@ -141,7 +102,7 @@ class LayoutConfig(_Validated):
 
 
 @dataclass(frozen=True)
-class AntennaConfig(_Validated):
+class AntennaConfig(Validated):
     """BS antenna of the 3GPP radio model: the TR 38.901 element, alone or in a vertical column.
 
     The element is TR 38.901 Table 7.3-1 (= TR 36.873 Table 7.1-1): A_V = -min(12 ((theta - 90) /
@@ -151,21 +112,21 @@ class AntennaConfig(_Validated):
     Table 8.2-1: K = M = 10 elements at 0.5 lambda, 102 deg = 12 deg below the horizon).
     """
 
-    elements: int = _num(1, 64, 10)
+    elements: int = num(1, 64, 10)
     """Vertical elements M of the column (1: a single element, TR 36.873 K = M = 1)."""
-    spacing_wavelengths: float = _num(0.1, 4, 0.5)  # d_V / lambda, TR 36.873 Table 8.2-1
-    electrical_tilt_deg: float = _num(-90, 90, 12.0, "deg")
+    spacing_wavelengths: float = num(0.1, 4, 0.5)  # d_V / lambda, TR 36.873 Table 8.2-1
+    electrical_tilt_deg: float = num(-90, 90, 12.0, "deg")
     """Downtilt of the column's beam below the horizon (theta_etilt = 90 + tilt, TR 38.901 Table
     7.8-1: 102 deg); no effect with one element."""
-    element_gain_dbi: float = _num(-10, 30, 8.0, "dBi")  # G_E,max, TR 38.901 Table 7.3-1
-    beamwidth_h_deg: float = _num(1, 360, 65.0, "deg")  # phi_3dB, TR 38.901 Table 7.3-1
-    beamwidth_v_deg: float = _num(1, 180, 65.0, "deg")  # theta_3dB, TR 38.901 Table 7.3-1
-    max_attenuation_db: float = _num(0, 100, 30.0, "dB")  # A_max, TR 38.901 Table 7.3-1
-    side_lobe_db: float = _num(0, 100, 30.0, "dB")  # SLA_V, TR 38.901 Table 7.3-1
+    element_gain_dbi: float = num(-10, 30, 8.0, "dBi")  # G_E,max, TR 38.901 Table 7.3-1
+    beamwidth_h_deg: float = num(1, 360, 65.0, "deg")  # phi_3dB, TR 38.901 Table 7.3-1
+    beamwidth_v_deg: float = num(1, 180, 65.0, "deg")  # theta_3dB, TR 38.901 Table 7.3-1
+    max_attenuation_db: float = num(0, 100, 30.0, "dB")  # A_max, TR 38.901 Table 7.3-1
+    side_lobe_db: float = num(0, 100, 30.0, "dB")  # SLA_V, TR 38.901 Table 7.3-1
 
 
 @dataclass(frozen=True)
-class IndoorConfig(_Validated):
+class IndoorConfig(Validated):
     """Indoor users of the 3GPP radio model: heights on floors and outdoor-to-indoor loss.
 
     Indoor users stand on floor n_fl ~ U{1..N_fl} of a building with N_fl ~ U{floors_min..
@@ -173,17 +134,17 @@ class IndoorConfig(_Validated):
     the building. Their loss adds PL_tw + 0.5 d_2D-in + N(0, sigma_P^2) (TR 38.901 7.4.3.1).
     """
 
-    fraction: float = _num(0, 1, 0.8)  # indoor users, TR 38.901 Tables 7.2-1 and 7.8-1 (80 %)
+    fraction: float = num(0, 1, 0.8)  # indoor users, TR 38.901 Tables 7.2-1 and 7.8-1 (80 %)
     o2i: str = "tr38901"
     """O2I model: ``tr38901`` (TR 38.901 7.4.3.1, low/high-loss buildings) or ``tr36873`` (TR
     36.873 Table 7.2-1: 20 dB through the wall + 0.5 d_2D-in, d_2D-in ~ U(0, 25 m))."""
-    high_loss_fraction: float = _num(0, 1, 0.5)
+    high_loss_fraction: float = num(0, 1, 0.5)
     """Share of indoor users in high-loss buildings (IRR glass + concrete; the rest low-loss:
     standard glass + concrete), TR 38.901 Table 7.4.3-2; the calibration uses 50 % (Table 7.8-1)."""
-    max_distance_m: float = _num(0, 100, 25.0, "m")
+    max_distance_m: float = num(0, 100, 25.0, "m")
     """d_2D-in: TR 38.901 7.4.3.1 takes the minimum of two U(0, 25 m) draws for UMa."""
-    floors_min: int = _num(1, 100, 4)  # N_fl ~ U{4..8}, TR 38.901 Table 7.2-1
-    floors_max: int = _num(1, 100, 8)
+    floors_min: int = num(1, 100, 4)  # N_fl ~ U{4..8}, TR 38.901 Table 7.2-1
+    floors_max: int = num(1, 100, 8)
 
     def _check(self) -> None:
         if self.o2i not in O2I_NAMES:
@@ -195,7 +156,7 @@ class IndoorConfig(_Validated):
 
 
 @dataclass(frozen=True)
-class LegacyRadioConfig(_Validated):
+class LegacyRadioConfig(Validated):
     """The radio model of slicesim 0.1, before its 3GPP calibration (``radio.model: legacy``).
 
     A 2-D sector pattern (TR 36.942 4.2.1), every user outdoors at the layout's UE height, users
@@ -205,11 +166,11 @@ class LegacyRadioConfig(_Validated):
 
     pathloss: str = "uma_38901"
     """Path-loss model: ``uma_38901`` (TR 38.901 Table 7.4.1-1) or ``macro_36942`` (TR 36.942)."""
-    shadowing_correlation: float = _num(0, 1, 0.5)  # inter-site, TR 36.942 section 4.5
-    min_coupling_loss_db: float = _num(0, 150, 70.0, "dB")  # TR 36.942 Table 4.1 (macro, 70 dB)
-    antenna_gain_dbi: float = _num(-10, 30, 15.0, "dBi")  # TR 36.942 section 4.2.1 (15 dBi)
-    beamwidth_deg: float = _num(1, 360, 65.0, "deg")  # TR 36.942 section 4.2.1 theta_3dB
-    max_attenuation_db: float = _num(0, 60, 20.0, "dB")  # TR 36.942 section 4.2.1 A_m
+    shadowing_correlation: float = num(0, 1, 0.5)  # inter-site, TR 36.942 section 4.5
+    min_coupling_loss_db: float = num(0, 150, 70.0, "dB")  # TR 36.942 Table 4.1 (macro, 70 dB)
+    antenna_gain_dbi: float = num(-10, 30, 15.0, "dBi")  # TR 36.942 section 4.2.1 (15 dBi)
+    beamwidth_deg: float = num(1, 360, 65.0, "deg")  # TR 36.942 section 4.2.1 theta_3dB
+    max_attenuation_db: float = num(0, 60, 20.0, "dB")  # TR 36.942 section 4.2.1 A_m
 
     def _check(self) -> None:
         if self.pathloss not in PATHLOSS_NAMES:
@@ -219,7 +180,7 @@ class LegacyRadioConfig(_Validated):
 
 
 @dataclass(frozen=True)
-class RadioConfig(_Validated):
+class RadioConfig(Validated):
     """Carrier, power, propagation and link model.
 
     ``model: 3gpp`` (the default) is calibrated against TR 38.901 / TR 36.873 (README, "The model
@@ -230,17 +191,17 @@ class RadioConfig(_Validated):
 
     model: str = "3gpp"
     """Radio model: ``3gpp`` or ``legacy`` (slicesim 0.1, parameters in ``legacy``)."""
-    carrier_ghz: float = _num(0.5, 100, 2.6, "GHz")
-    n_prb: int = _num(6, 275, 100)  # 20 MHz = 100 PRBs, TS 36.101 Table 5.6-1
-    prb_bandwidth_hz: float = _num(15e3, 1.44e6, 180e3, "Hz")  # 12 x 15 kHz, TS 36.211 6.2.3
-    overhead: float = _num(0, 0.9, 0.25)  # control + reference signals; peak 75.4 Mbit/s (36.213)
-    tx_power_dbm: float = _num(0, 70, 46.0, "dBm")  # TR 36.814 Table A.2.1.1-2 (46 dBm, 20 MHz)
-    noise_density_dbm_hz: float = _num(-200, -100, -174.0, "dBm/Hz")  # thermal noise, 290 K
-    noise_figure_db: float = _num(0, 20, 9.0, "dB")  # TR 36.814 Table A.2.1.1-2 UE NF
-    shadowing_correlation: float = _num(0, 1, 0.0)
+    carrier_ghz: float = num(0.5, 100, 2.6, "GHz")
+    n_prb: int = num(6, 275, 100)  # 20 MHz = 100 PRBs, TS 36.101 Table 5.6-1
+    prb_bandwidth_hz: float = num(15e3, 1.44e6, 180e3, "Hz")  # 12 x 15 kHz, TS 36.211 6.2.3
+    overhead: float = num(0, 0.9, 0.25)  # control + reference signals; peak 75.4 Mbit/s (36.213)
+    tx_power_dbm: float = num(0, 70, 46.0, "dBm")  # TR 36.814 Table A.2.1.1-2 (46 dBm, 20 MHz)
+    noise_density_dbm_hz: float = num(-200, -100, -174.0, "dBm/Hz")  # thermal noise, 290 K
+    noise_figure_db: float = num(0, 20, 9.0, "dB")  # TR 36.814 Table A.2.1.1-2 UE NF
+    shadowing_correlation: float = num(0, 1, 0.0)
     """Inter-site correlation of shadowing (co-sited sectors share it): 0, as TR 38.901's
     calibration (Table 7.8-1) leaves sites uncorrelated."""
-    min_coupling_loss_db: float = _num(0, 150, 0.0, "dB")
+    min_coupling_loss_db: float = num(0, 150, 0.0, "dB")
     """Lower bound on the coupling loss; 0 = none (TR 38.901 has only the 35 m minimum distance)."""
     antenna: AntennaConfig = field(default_factory=AntennaConfig)
     indoor: IndoorConfig = field(default_factory=IndoorConfig)
@@ -258,18 +219,18 @@ class RadioConfig(_Validated):
 
 
 @dataclass(frozen=True)
-class SimConfig(_Validated):
+class SimConfig(Validated):
     """Time scales of the engine: a control period is simulated as a shorter stationary window."""
 
-    period_s: float = _num(1, 86_400, 900.0, "s")
+    period_s: float = num(1, 86_400, 900.0, "s")
     """Network time one control period stands for (15 min in the paper)."""
-    window_s: float = _num(0.1, 86_400, 20.0, "s")
+    window_s: float = num(0.1, 86_400, 20.0, "s")
     """Simulated window per period; the traffic level is held stationary inside it."""
-    epoch_s: float = _num(0.001, 3_600, 1.0, "s")
+    epoch_s: float = num(0.001, 3_600, 1.0, "s")
     """Scheduling epoch: interval at which loads, rates and buffers are updated."""
-    buffer_s: float = _num(0.01, 3_600, 4.0, "s")
+    buffer_s: float = num(0.01, 3_600, 4.0, "s")
     """Per-user buffer, in seconds of the user's offered rate; data beyond it is dropped."""
-    drops_per_cell: int = _num(10, 1_000_000, 1000)
+    drops_per_cell: int = num(10, 1_000_000, 1000)
     """User drops (position, shadowing, LOS) pre-computed per cell; sessions draw from them."""
     kpi_model: str = "user_ps"
     """How an epoch's burst throughput and each user's time with data are modelled
@@ -302,40 +263,40 @@ class SimConfig(_Validated):
 
 
 @dataclass(frozen=True)
-class SliceConfig(_Validated):
+class SliceConfig(Validated):
     """One slice type: its QoS needs and its users' traffic."""
 
-    id: int = _num(1, 1_000, 1)
+    id: int = num(1, 1_000, 1)
     name: str = "slice"
-    thr_mbps: float = _num(0, 10_000, 1.0, "Mbit/s", lo_open=True)
+    thr_mbps: float = num(0, 10_000, 1.0, "Mbit/s", lo_open=True)
     """Need on average user throughput (while the user has data), paper Section V-A."""
-    delay_ms: float = _num(0, 100_000, 100.0, "ms", lo_open=True)
+    delay_ms: float = num(0, 100_000, 100.0, "ms", lo_open=True)
     """Need on packet delay: TS 23.501 Table 5.7.4-1 packet delay budget of the service."""
     profile: str = "residential"
     """Daily traffic profile (``slicesim.profiles.PROFILES``) or a column of ``masks_csv``."""
-    users_per_cell: float = _num(0, 10_000, 4.0)
+    users_per_cell: float = num(0, 10_000, 4.0)
     """Mean number of users in session per cell when the traffic mask is 1."""
-    session_s: float = _num(0, 86_400, 60.0, "s", lo_open=True)
-    offered_mbps: float = _num(0, 10_000, 0.5, "Mbit/s", lo_open=True)
+    session_s: float = num(0, 86_400, 60.0, "s", lo_open=True)
+    offered_mbps: float = num(0, 10_000, 0.5, "Mbit/s", lo_open=True)
     """Mean offered rate of a user in session."""
-    burst_kbit: float = _num(0, 1e6, 100.0, "kbit", lo_open=True)
+    burst_kbit: float = num(0, 1e6, 100.0, "kbit", lo_open=True)
     """Size of one application burst (a video chunk, a game update, a voice frame bundle)."""
 
 
 @dataclass(frozen=True)
-class TrafficConfig(_Validated):
+class TrafficConfig(Validated):
     """Traffic masks and the spatial distribution of users."""
 
     masks_csv: str | None = None
     """CSV of a user's own masks: one column per profile name, one row per period. A relative
     path in a scenario file is relative to that file's folder."""
-    load_scale: float = _num(0, 10, 1.0, lo_open=True)
+    load_scale: float = num(0, 10, 1.0, lo_open=True)
     """Scales every slice's offered traffic (session arrivals): the x-axis of a load sweep."""
-    day_sigma: float = _num(0, 1, 0.05)
+    day_sigma: float = num(0, 1, 0.05)
     """Std of the day-to-day factor applied to each slice's daily profile."""
-    noise_sigma: float = _num(0, 1, 0.05)
+    noise_sigma: float = num(0, 1, 0.05)
     """Std of the per-period multiplicative noise of the masks."""
-    cell_weight_sigma: float = _num(0, 3, 0.3)
+    cell_weight_sigma: float = num(0, 3, 0.3)
     """Std of log spatial weights: cells are unequally loaded (0 = all equal)."""
 
     def _check(self) -> None:
@@ -353,19 +314,19 @@ class TrafficConfig(_Validated):
 
 
 @dataclass(frozen=True)
-class PhaseConfig(_Validated):
+class PhaseConfig(Validated):
     """A phase of the timeline: from period ``start`` on, the slice ids in ``slices`` are active."""
 
     name: str = "H0"
-    start: int = _num(0, 10**9, 0)
+    start: int = num(0, 10**9, 0)
     slices: tuple[int, ...] = (1,)
 
 
 @dataclass(frozen=True)
-class TimelineConfig(_Validated):
+class TimelineConfig(Validated):
     """Phases and the episode length in periods (phases past the end are never reached)."""
 
-    n_periods: int = _num(1, 10**9, 96)
+    n_periods: int = num(1, 10**9, 96)
     phases: tuple[PhaseConfig, ...] = field(default_factory=lambda: (PhaseConfig(),))
 
     @property
@@ -393,7 +354,7 @@ class TimelineConfig(_Validated):
 
 
 @dataclass(frozen=True)
-class ScenarioConfig(_Validated):
+class ScenarioConfig(Validated):
     """A whole scenario: network, slices, traffic and the timeline of slice changes."""
 
     name: str = "custom"
@@ -488,53 +449,7 @@ class ScenarioConfig(_Validated):
         Raises:
             ConfigError: an unknown key, a list index out of range, or a bad value (named).
         """
-        data = _merge(to_dict(self), _undot(overrides), "")
-        return _build(ScenarioConfig, data, "")
-
-
-# ---------------------------------------------------------------- building from plain data
-
-
-def to_dict(obj: Any) -> Any:
-    """Plain (YAML-able) data of a config dataclass."""
-    if dataclasses.is_dataclass(obj):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, tuple):
-        return [to_dict(v) for v in obj]
-    return obj
-
-
-def _undot(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in overrides.items():
-        parts = str(key).split(".")
-        node = out
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = _undot(value) if isinstance(value, Mapping) else value
-    return out
-
-
-def _merge(base: Any, over: Any, where: str) -> Any:
-    """``over`` merged into ``base``; a mapping merged into a list indexes it by position."""
-    prefix = f"{where}." if where else ""
-    if isinstance(base, dict) and isinstance(over, dict):
-        merged = dict(base)
-        for key, value in over.items():
-            merged[key] = _merge(base[key], value, prefix + key) if key in base else value
-        return merged
-    if isinstance(base, list) and isinstance(over, dict):
-        merged_list = list(base)
-        for key, value in over.items():
-            index = int(key) if str(key).isdigit() else None
-            if index is None or index >= len(base):
-                raise ConfigError(
-                    f"{prefix}{key}: {where} is a list of {len(base)}; "
-                    f"allowed indices 0..{len(base) - 1}"
-                )
-            merged_list[index] = _merge(base[index], value, prefix + str(key))
-        return merged_list
-    return over
+        return replaced(self, overrides, moved=_MOVED)
 
 
 _MOVED = {
@@ -542,58 +457,6 @@ _MOVED = {
     for name in ("pathloss", "antenna_gain_dbi", "beamwidth_deg", "max_attenuation_db")
 }
 """Scenario keys of slicesim 0.1 that moved, for a helpful error."""
-
-
-def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
-
-
-def _coerce(tp: Any, value: Any, where: str) -> Any:
-    """Check ``value`` against annotation ``tp`` (after postponed evaluation) and convert it."""
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, where)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where} = {value!r} must be a list")
-        (item_tp, _) = typing.get_args(tp)
-        return tuple(_coerce(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
-    if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if tp is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if tp is str and isinstance(value, str):
-        return value
-    raise ConfigError(f"{where} = {value!r} must be of type {_type_name(tp)}")
-
-
-def _build(cls: Any, data: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, naming the dotted field path in every error."""
-    label = where or "scenario"
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{label} must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]))
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    moved = [
-        f"{label}.{k} is now {_MOVED[f'{label}.{k}']}" for k in unknown if f"{label}.{k}" in _MOVED
-    ]
-    if moved:
-        raise ConfigError(f"{'; '.join(moved)} (slicesim 0.2: the legacy radio model's parameters)")
-    if unknown:
-        raise ConfigError(f"{label}: unknown key(s) {unknown}; allowed: {sorted(names)}")
-    prefix = f"{where}." if where else ""
-    kwargs = {k: _coerce(hints[k], v, prefix + k) for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except ConfigError as err:
-        raise ConfigError(f"{prefix}{err}") from None
 
 
 # ---------------------------------------------------------------- scenario files
@@ -640,7 +503,7 @@ def load_scenario(
     except yaml.YAMLError as err:
         raise ConfigError(f"scenario file {label!r} is not valid YAML: {err}") from None
     try:
-        config = _build(ScenarioConfig, _relative_to(data, folder), "")
+        config = build(ScenarioConfig, _relative_to(data, folder), "", _MOVED)
         return config.replace(overrides) if overrides else config
     except ConfigError as err:
         raise ConfigError(f"scenario file {label!r}: {err}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -100,7 +101,7 @@ def test_bench_errors(tmp_path, capsys):
         make_agent("nope")
     with pytest.raises(ValueError, match=r"agent 'tests\.test_bench:Missing' cannot be imported"):
         make_agent("tests.test_bench:Missing")
-    with pytest.raises(ValueError, match="sim-oracle draws = 0 is out of range"):
+    with pytest.raises(ValueError, match=r"agent\.sim-oracle\.draws = 0 is out of range"):
         bench("small", ["equal", "sim-oracle"], 1, tmp_path, oracle_draws=0)
     assert main(["bench", "--scenario", "small", "--agents", "traffic", "--seeds", "0",
                  "--out", str(tmp_path)]) == 2  # fmt: skip
@@ -116,3 +117,42 @@ def test_ray_executor_runs_the_jobs(tmp_path):
                    progress=False)  # fmt: skip
     assert sorted(r["seed"] for r in result.ran) == [0, 1]
     assert (tmp_path / "runs" / "traffic-s1" / "summary.json").is_file()
+
+
+def test_bench_set_addresses_the_scenario_and_each_agent(tmp_path, capsys):
+    out = tmp_path / "set"
+    args = ["bench", "--scenario", "small", "--agents", "equal,td3,sim-oracle", "--periods", "12",
+            "--set", "sim.window_s=2", "--set", "traffic.load_scale=1.2",
+            "--set", "agent.td3.learning_rate=3e-4", "--set", "agent.sim-oracle.draws=2",
+            "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    numbers = json.loads((out / "bench.json").read_text())
+    assert numbers["overrides"]["traffic.load_scale"] == 1.2
+    assert numbers["settings"]["td3"] == {"learning_rate": 3e-4}
+    assert numbers["settings"]["sim-oracle"] == {"draws": 2, "every": 1}  # --set wins
+    assert numbers["settings"]["equal"] == {}  # options reach an agent only when addressed
+    job = json.loads((out / "runs" / "td3-s0" / "job.json").read_text())
+    assert job["options"] == {"learning_rate": 3e-4}
+    oracle = json.loads((out / "runs" / "sim-oracle-s0" / "summary.json").read_text())
+    assert oracle["stats"]["draws"] == 2
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("agent.td3.learnin_rate=1e-3", r"agent\.td3: unknown key\(s\) \['learnin_rate'\]; allowed: \["),
+        ("agent.td3.gamma=2", r"agent\.td3\.gamma = 2\.0 is out of range: allowed \[0, 1\]"),
+        ("agent.idla.online.trust=0.01", r"agent\.idla\.online\.trust = 0\.01 is out of range: allowed \[0\.05, 1\]"),
+        ("agent.equal.x=1", r"agent 'equal' has no settings"),
+        ("agent.dqn.lr=1", r"--set agent\.dqn\.lr: expected agent\.<name>\.<field> with <name> one of --agents"),
+        ("traffic.load_scal=1.2", r"traffic: unknown key\(s\) \['load_scal'\]"),
+        ("sim.window_s=2,3", r"--set sim\.window_s: bench takes one value per key \(got 2\)"),
+    ],
+)  # fmt: skip
+def test_a_bad_setting_fails_before_any_run(tmp_path, capsys, item, message):
+    args = ["bench", "--scenario", "small", "--agents", "equal,idla,td3", "--set", item,
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err and not (tmp_path / "runs").exists()

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 import slicesim
-from slicesim.config import ConfigError, to_dict
+from slicesim.config import ConfigError
+from slicesim.typed_config import to_dict
 
 
 def test_shipped_scenarios_load():
@@ -50,7 +51,7 @@ def base() -> dict:
         (lambda d: d["timeline"]["phases"][1].update(slices=[1, 9]), r"timeline\.phases\[1\]\.slices: unknown slice id 9"),
         (lambda d: d["timeline"]["phases"][0].update(start=3), r"timeline\.phases must start with a phase at start = 0"),
         (lambda d: d["radio"].update(legacy={"pathloss": "free_space"}), r"radio\.legacy\.pathloss = 'free_space' is unknown: allowed \['macro_36942', 'uma_38901'\]"),
-        (lambda d: d["radio"].update(pathloss="uma_38901"), r"radio\.pathloss is now radio\.legacy\.pathloss \(slicesim 0\.2"),
+        (lambda d: d["radio"].update(pathloss="uma_38901"), r"radio\.pathloss is now radio\.legacy\.pathloss \(moved in slicesim 0\.2\)"),
         (lambda d: d["radio"].update(model="2d"), r"radio\.model = '2d' is unknown: allowed \['3gpp', 'legacy'\]"),
         (lambda d: d["radio"].update(indoor={"o2i": "none"}), r"radio\.indoor\.o2i = 'none' is unknown: allowed \['tr36873', 'tr38901'\]"),
         (lambda d: d["radio"].update(indoor={"fraction": 1.2}), r"radio\.indoor\.fraction = 1\.2 is out of range: allowed \[0, 1\]"),

@@ -11,10 +11,11 @@ import yaml
 
 from agents import IDLAAgent, TD3Agent, run
 from slicesim.cli import main
-from slicesim.config import ConfigError, load_scenario, to_dict
+from slicesim.config import ConfigError, load_scenario
 from slicesim.envs import make_env
 from slicesim.experiments.bench import bench
 from slicesim.experiments.sweep import COLUMNS, _cells, parse_sets, sweep
+from slicesim.typed_config import to_dict
 
 SHORT = 24  # periods: H0 [0, 10), H1 [10, 16), H2 [16, 24) on `small`
 
@@ -133,3 +134,23 @@ def test_ray_two_point_sweep(tmp_path):
     result = sweep("small", {"traffic.load_scale": [0.8, 1.2]}, ["equal"], 1, tmp_path,
                    periods=SHORT, executor="ray", workers=2, progress=False)  # fmt: skip
     assert len(result.ran) == 2 and len(result.rows) == 2 * 2
+
+
+def test_sweep_over_an_agent_setting_writes_its_column(tmp_path, capsys):
+    out = tmp_path / "trust"
+    args = ["sweep", "--scenario", "small", "--periods", "16", "--agents", "equal,idla",
+            "--set", "agent.idla.online.trust=0.1,0.3", "--set", "sim.window_s=2",
+            "--quiet", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    with (out / "sweep.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {row["agent.idla.online.trust"] for row in rows} == {"0.1", "0.3"}
+    for trust in ("0.1", "0.3"):
+        point = out / "points" / f"agent.idla.online.trust={trust}__sim.window_s=2"
+        job = json.loads((point / "runs" / "idla-s0" / "job.json").read_text())
+        assert job["options"] == {"online.trust": float(trust)}  # only idla gets it
+        assert json.loads((point / "runs" / "equal-s0" / "job.json").read_text())["options"] == {}
+    assert (
+        main([*args[:-2], "--set", "agent.idla.online.trst=0.1", "--out", str(tmp_path / "x")]) == 2
+    )
+    assert "agent.idla.online: unknown key(s) ['trst']" in capsys.readouterr().err

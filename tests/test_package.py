@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # config -> sim -> envs -> rollout -> agents -> experiments/CLI; a module imports its layer or
 # below. `slicesim` never imports `agents` at all: the experiments load agents by import string.
 LAYERS = [
-    ("slicesim.io",),
+    ("slicesim.io", "slicesim.typed_config"),
     ("slicesim.profiles", "slicesim.config"),
     ("slicesim.sim",),
     ("slicesim.envs", "slicesim"),  # the facade `slicesim` registers the envs on import

@@ -66,9 +66,9 @@ def test_same_seed_same_choices_and_the_live_network_untouched(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"draws": 0}, r"sim-oracle draws = 0 is out of range: allowed >= 1"),
-        ({"every": -2}, r"sim-oracle every = -2 is out of range: allowed >= 1"),
-        ({"rounds": 0}, r"sim-oracle rounds = 0 is out of range"),
+        ({"draws": 0}, r"draws = 0 is out of range: allowed \[1, 10000\]"),
+        ({"every": -2}, r"every = -2 is out of range: allowed \[1, 1e\+06\]"),
+        ({"rounds": 0}, r"rounds = 0 is out of range: allowed \[1, 100\]"),
         ({"step": 0.3}, r"step must divide 1"),
     ],
 )

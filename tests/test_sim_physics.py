@@ -61,7 +61,7 @@ def test_neighbours_load_lowers_a_cells_throughput(loaded_config):
 
 
 def _slices(config: slicesim.ScenarioConfig) -> list[dict]:
-    from slicesim.config import to_dict
+    from slicesim.typed_config import to_dict
 
     return to_dict(config)["slices"]
 

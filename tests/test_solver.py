@@ -237,11 +237,11 @@ def test_utility_is_the_sum_over_active_slices() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("starts", 0, "starts must be >= 1, got 0"),
-        ("sigma", -0.1, "sigma must be >= 0, got -0.1"),
-        ("lr_x", 0.0, "lr_x must be > 0, got 0.0"),
-        ("decay", 1.5, r"decay must be in \(0, 1\], got 1.5"),
-        ("chunk_rows", 0, "chunk_rows must be >= 1, got 0"),
+        ("starts", 0, r"starts = 0 is out of range: allowed \[1, 10000\]"),
+        ("sigma", -0.1, r"sigma = -0.1 is out of range: allowed \[0, 1\]"),
+        ("lr_x", 0.0, r"lr_x = 0.0 is out of range: allowed \(0, 1e\+12\]"),
+        ("decay", 1.5, r"decay = 1.5 is out of range: allowed \(0, 1\]"),
+        ("chunk_rows", 0, r"chunk_rows = 0 is out of range: allowed \[1, 1e\+09\]"),
     ],
 )
 def test_config_errors_name_the_field(field: str, value: float, message: str) -> None:

@@ -50,12 +50,18 @@ def test_config_file_errors_and_defaults(tmp_path):
     assert TD3Config.from_yaml(empty) == TD3Config()  # the dataclass holds the only defaults
     bad = tmp_path / "bad.yaml"
     bad.write_text("learning_rate: 0.001\nbatch: 64\n")
-    with pytest.raises(ConfigError, match=r"unknown keys \['batch'\]"):
+    with pytest.raises(ConfigError, match=r"TD3 config: unknown key\(s\) \['batch'\]"):
         TD3Config.from_yaml(bad)
-    with pytest.raises(ConfigError, match=r"td3.gamma = 1.5 is out of range: \[0, 1\]"):
+    with pytest.raises(ConfigError, match=r"gamma = 1.5 is out of range: allowed \[0, 1\]"):
         TD3Config(gamma=1.5)
-    with pytest.raises(ConfigError, match="on_slice_change = 'drop': allowed keep, clear"):
+    with pytest.raises(
+        ConfigError, match=r"on_slice_change = 'drop' is unknown: allowed \['clear', 'keep'\]"
+    ):
         TD3Config(on_slice_change="drop")
+    with pytest.raises(
+        ConfigError, match=r"net_arch = \(64, 0\) is out of range: allowed \[1, 100000\]"
+    ):
+        TD3Config(net_arch=(64, 0))
     with pytest.raises(FileNotFoundError, match=r"TD3 config file .*nope\.yaml' does not exist"):
         TD3Config.from_yaml(tmp_path / "nope.yaml")
 
@@ -135,7 +141,7 @@ def test_train_cli_errors(tmp_path, tiny_yaml, capsys):
     assert main([*TRAIN, "--out", out, "--steps", "60", "--config", tiny_yaml]) == 2
     assert "has checkpoints: pass --resume or another --out" in capsys.readouterr().err
     assert main([*TRAIN, "--out", out, "--steps", "30", "--set", "sim.window_s"]) == 2
-    assert "--set 'sim.window_s': expected KEY=VALUE" in capsys.readouterr().err
+    assert "--set 'sim.window_s': expected KEY=V1,V2,..." in capsys.readouterr().err
     if importlib.util.find_spec("tensorboard") is None:
         assert main([*TRAIN, "--out", out, "--steps", "30", "--tensorboard", out]) == 2
         assert "--tensorboard needs the tensorboard package" in capsys.readouterr().err

@@ -42,8 +42,9 @@ Hence ``idla``:
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -57,14 +58,15 @@ from agents.idla.search import solve
 from agents.idla.solver import LagrangianSolver
 from slicesim.io import atomic_write
 from slicesim.sim import equal_split
+from slicesim.typed_config import Validated, num
 
-__all__ = ["MODEL_FILE", "IDLAAgent", "IDLAPaperAgent", "OnlineConfig"]
+__all__ = ["MODEL_FILE", "IDLAAgent", "IDLAConfig", "IDLAPaperAgent", "OnlineConfig"]
 
 MODEL_FILE = "estimator.pt"
 
 
 @dataclass(frozen=True)
-class OnlineConfig:
+class OnlineConfig(Validated):
     """Continued learning and guards of ``idla`` (module docstring, items 2-4).
 
     Attributes:
@@ -79,33 +81,42 @@ class OnlineConfig:
             solver's grid step 0.05, so that the region always holds a grid point.
     """
 
-    refresh_every: int = 96
-    refresh_epochs: int = 15
-    recent_periods: int = 288
-    safe_periods: int = 24
-    trust: float | None = 0.2
+    refresh_every: int = num(0, 10**9, 96)
+    refresh_epochs: int = num(0, 10**6, 15)
+    recent_periods: int = num(0, 10**9, 288)
+    safe_periods: int = num(0, 10**9, 24)
+    trust: float | None = num(0.05, 1, 0.2)
 
-    def __post_init__(self) -> None:
-        for name in ("refresh_every", "refresh_epochs", "recent_periods", "safe_periods"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} = {value!r} is out of range: allowed integers >= 0")
-        if self.trust is not None and not 0.05 <= self.trust <= 1.0:
-            raise ValueError(f"trust = {self.trust!r} is out of range: allowed [0.05, 1] or None")
+
+@dataclass(frozen=True)
+class IDLAConfig(Validated):
+    """The settings of an IDLA agent (``--set agent.idla.<field>=...``; nested with dots).
+
+    Attributes:
+        collect_periods: periods of exploration and sample collection before the first training
+            (None: until the timeline's second phase starts, i.e. H0).
+        use_augmentation: apply the two augmentation rules of Section V-B.
+        train: estimator training.
+        online: continued learning and guards; None for one offline training and no guards.
+        solver: None for :func:`agents.idla.solve` (exact, fast), or the paper's primal-dual
+            :class:`LagrangianSolver`.
+    """
+
+    collect_periods: int | None = num(1, 10**9, None)
+    use_augmentation: bool = True
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(target="utility"))
+    online: OnlineConfig | None = field(default_factory=OnlineConfig)
+    solver: LagrangianSolver | None = None
 
 
 class IDLAAgent(Agent):
     """Our IDLA (module docstring): utility target, continued learning, safe start, trust region.
 
     Args:
-        collect_periods: periods of exploration and sample collection before the first training
-            (default: until the timeline's second phase starts, i.e. H0).
-        train: estimator training settings.
-        online: continued learning and guards; None for one offline training and no guards.
-        solver: None for :func:`agents.idla.solve`, or a :class:`LagrangianSolver` (the paper's).
+        config: the settings (default :meth:`default_config`).
         estimator: a trained estimator to decide with from the first period (no collection).
-        use_augmentation: apply the two augmentation rules of Section V-B.
         progress: show a progress bar while training.
+        **settings: fields of :class:`IDLAConfig` replacing the config's (``train=...``).
     """
 
     name = "idla"
@@ -114,24 +125,28 @@ class IDLAAgent(Agent):
 
     def __init__(
         self,
-        collect_periods: int | None = None,
-        train: TrainConfig | None = None,
-        online: OnlineConfig | None = OnlineConfig(),
-        solver: LagrangianSolver | None = None,
+        config: IDLAConfig | None = None,
         estimator: QosEstimator | None = None,
-        use_augmentation: bool = True,
         progress: bool = False,
+        **settings: Any,
     ) -> None:
-        self.collect_periods = collect_periods
-        self.train_config = train or TrainConfig(target="utility")
-        self.online = online
-        self.solver = solver
-        self.use_augmentation = use_augmentation
+        config = config or self.default_config()
+        self.config = dataclasses.replace(config, **settings) if settings else config
+        self.collect_periods = self.config.collect_periods
+        self.train_config = self.config.train
+        self.online = self.config.online
+        self.solver = self.config.solver
+        self.use_augmentation = self.config.use_augmentation
         self.progress = progress
         self.model: QosEstimator | None = estimator
         self.report: EstimatorReport | None = None
         self.buffer: SampleBuffer | None = None
         self.refreshes = 0
+
+    @classmethod
+    def default_config(cls) -> IDLAConfig:
+        """Our IDLA: utility target, continued learning with guards, the exact solver."""
+        return IDLAConfig()
 
     def reset(self, spec: SlicingSpec, seed: int | None = None) -> None:
         """Start an episode; a trained estimator is kept (the agent decides from the start)."""
@@ -311,11 +326,14 @@ class IDLAPaperAgent(IDLAAgent):
     name = "idla-paper"
     transfer = ("frozen",)
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("train", TrainConfig(target="r"))
-        kwargs.setdefault("online", None)
-        kwargs.setdefault("solver", LagrangianSolver(curvature_rates=False))
-        super().__init__(**kwargs)
+    @classmethod
+    def default_config(cls) -> IDLAConfig:
+        """The paper's: r target on MAE, one offline training, the primal-dual solver."""
+        return IDLAConfig(
+            train=TrainConfig(target="r"),
+            online=None,
+            solver=LagrangianSolver(curvature_rates=False),
+        )
 
     @classmethod
     def load(cls, path: str | Path, learn: bool = False, **kwargs: Any) -> IDLAAgent:

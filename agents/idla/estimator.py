@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from slicesim.typed_config import Validated, choice, num
+
 __all__ = [
     "CHUNK_ROWS",
     "FORMAT_VERSION",
@@ -156,7 +158,7 @@ class QosEstimator(nn.Module):
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Validated):
     """Training of the estimator: Adam, 75/25 split, 200 epochs (paper Section V-B).
 
     ``target="r"`` (the paper's) minimises the MAE, after a ``mse_warmup`` fraction of the epochs
@@ -166,16 +168,13 @@ class TrainConfig:
     throughout (the mean, not the median: what the decision needs).
     """
 
-    epochs: int = 200
-    target: str = "r"
-    mse_warmup: float = 0.5
-    batch_size: int = 2048  # large batches: ~10x faster per epoch on 2 CPU cores
-    lr: float = 2e-3
-    test_fraction: float = 0.25
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        _check_target(self.target)
+    epochs: int = num(1, 10**6, 200)
+    target: str = choice("r", *TARGETS)
+    mse_warmup: float = num(0, 1, 0.5)
+    batch_size: int = num(1, 10**7, 2048)  # large batches: far fewer optimiser steps per epoch
+    lr: float = num(0, 1, 2e-3, lo_open=True)
+    test_fraction: float = num(0.01, 0.9, 0.25)
+    seed: int = num(0, 2**32 - 1, 0)
 
 
 @dataclass

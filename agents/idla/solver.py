@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from agents.idla.dataset import N_CONTEXT
 from agents.idla.estimator import frozen_model
+from slicesim.typed_config import Validated, num
 
 _BIG = 1e6  # clamp for diverged iterates, so the projection's sums stay finite
 
@@ -95,7 +96,7 @@ def _utility(model: nn.Module, z: Tensor, active: Tensor, x: Tensor, chunk: int)
 
 
 @dataclass(frozen=True)
-class LagrangianSolver:
+class LagrangianSolver(Validated):
     """IDLA's batched primal-dual solver (paper Algorithm 1, eq. 15-16).
 
     Iteration i updates every running path (cell b, start p) by eq. 15 with the gradient of eq. 16:
@@ -125,34 +126,17 @@ class LagrangianSolver:
         chunk_rows: Rows per model call (20-50 k rows is fastest on CPU).
     """
 
-    starts: int = 5
-    sigma: float = 0.05
-    max_iter: int = 20
-    eta: float = 1e-4
-    lr_x: float = 0.1
-    lr_lambda: float = 0.7
-    decay: float = 0.98
-    max_rate: float = 100.0
-    max_step: float = 0.2
+    starts: int = num(1, 10**4, 5)
+    sigma: float = num(0, 1, 0.05)
+    max_iter: int = num(0, 10**6, 20)
+    eta: float = num(0, 1, 1e-4)
+    lr_x: float = num(0, 1e12, 0.1, lo_open=True)
+    lr_lambda: float = num(0, 1e12, 0.7, lo_open=True)
+    decay: float = num(0, 1, 0.98, lo_open=True)
+    max_rate: float = num(0, 1e12, 100.0, lo_open=True)
+    max_step: float = num(0, 1e12, 0.2, lo_open=True)
     curvature_rates: bool = True
-    chunk_rows: int = 32768
-
-    def __post_init__(self) -> None:
-        ranges = {
-            "starts": (self.starts >= 1, ">= 1"),
-            "sigma": (self.sigma >= 0.0, ">= 0"),
-            "max_iter": (self.max_iter >= 0, ">= 0"),
-            "eta": (self.eta >= 0.0, ">= 0"),
-            "lr_x": (self.lr_x > 0.0, "> 0"),
-            "lr_lambda": (self.lr_lambda > 0.0, "> 0"),
-            "decay": (0.0 < self.decay <= 1.0, "in (0, 1]"),
-            "max_rate": (self.max_rate > 0.0, "> 0"),
-            "max_step": (self.max_step > 0.0, "> 0"),
-            "chunk_rows": (self.chunk_rows >= 1, ">= 1"),
-        }
-        for name, (ok, allowed) in ranges.items():
-            if not ok:
-                raise ValueError(f"{name} must be {allowed}, got {getattr(self, name)!r}")
+    chunk_rows: int = num(1, 10**9, 32768)
 
     def solve(
         self,

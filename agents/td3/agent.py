@@ -87,6 +87,11 @@ class TD3Agent(Agent):
     name = "td3"
     transfer: ClassVar[tuple[str, ...]] = ("frozen", "online")
 
+    @classmethod
+    def default_config(cls) -> TD3Config:
+        """The defaults of :class:`TD3Config`."""
+        return TD3Config()
+
     def __init__(
         self,
         config: TD3Config | str | Path | None = None,

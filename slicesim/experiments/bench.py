@@ -27,8 +27,10 @@ from slicesim.experiments.registry import (
     DEFAULT_AGENTS,
     agent_class,
     agent_label,
-    agent_options,
+    agent_role,
     make_agent,
+    oracle_settings,
+    split_settings,
     transfer_modes,
 )
 from slicesim.io import atomic_write
@@ -58,8 +60,9 @@ def quick_overrides(config: ScenarioConfig) -> dict[str, Any]:
 class Job:
     """One run: an agent on a scenario with a seed; results go to ``folder``.
 
-    ``load_from`` deploys an agent saved by another job (transfer), learning on (``learn``) or
-    frozen; ``save_to`` saves the agent after the run (pretraining).
+    ``options`` are the agent's settings (dotted fields, :func:`~slicesim.experiments.registry.
+    agent_config`). ``load_from`` deploys an agent saved by another job (transfer), learning on
+    (``learn``) or frozen; ``save_to`` saves the agent after the run (pretraining).
     """
 
     scenario: str
@@ -111,7 +114,7 @@ class Job:
 
 def _build_agent(job: Job) -> Any:
     if job.load_from is None:
-        return make_agent(job.agent, **job.options)
+        return make_agent(job.agent, job.options)
     cls = agent_class(job.agent)
     if job.learn:  # declared transfer "online": load(path, learn=True) keeps learning
         return cls.load(job.load_from, learn=True)
@@ -237,14 +240,62 @@ def scenario_overrides(
     return (base.replace(extra) if extra else base), extra
 
 
-def check_options(agents: Sequence[str], seeds: int, executor: str, **options: Any) -> None:
-    """Fail before any run: seeds, executor, agent names and imports, the oracles' K and k."""
+def agent_settings(
+    agents: Sequence[str],
+    overrides: dict[str, Any] | None,
+    oracle_draws: int,
+    oracle_every: int,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The scenario overrides and each agent's settings of a run's ``--set`` items.
+
+    ``agent.<name>.<field>`` keys go to that agent only; ``--oracle-draws`` and
+    ``--oracle-every`` to the simulator oracles (an explicit ``--set`` of theirs wins).
+    """
+    scenario, settings = split_settings(overrides or {}, agents)
+    for spec in agents:
+        settings[spec] = {**oracle_settings(spec, oracle_draws, oracle_every), **settings[spec]}
+    return scenario, settings
+
+
+def run_meta(
+    scenario: str,
+    overrides: dict[str, Any],
+    quick: bool,
+    executor: str,
+    oracle_draws: int,
+    oracle_every: int,
+    agents: Sequence[str],
+    settings: dict[str, dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
+    """What a bench or a sweep point records of how it ran (``bench.json``; the report reads the
+    agents' declared ``roles`` from it)."""
+    return {
+        "scenario": scenario,
+        "overrides": overrides,
+        "quick": quick,
+        "executor": executor,
+        "oracle_draws": oracle_draws,
+        "oracle_every": oracle_every,
+        "settings": {agent_label(spec): settings[spec] for spec in agents},
+        "roles": {agent_label(spec): agent_role(spec) for spec in agents},
+        **extra,
+    }
+
+
+def check_options(
+    agents: Sequence[str], seeds: int, executor: str, settings: dict[str, dict[str, Any]]
+) -> None:
+    """Fail before any run: seeds, executor, agent names, imports and settings."""
     if seeds < 1:
         raise ConfigError(f"--seeds = {seeds} is out of range: allowed >= 1")
     if executor not in ("local", "ray"):
         raise ValueError(f"--executor = {executor!r} is unknown: allowed 'local', 'ray'")
+    labels = [agent_label(spec) for spec in agents]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"--agents: two agents share a name ({labels}); give each class a name")
     for spec in agents:
-        make_agent(spec, **options)
+        make_agent(spec, settings.get(spec))
 
 
 def bench(
@@ -276,14 +327,14 @@ def bench(
     """
     from slicesim.experiments.report import write_report
 
-    options = {"draws": oracle_draws, "every": oracle_every}
-    check_options(agents, seeds, executor, **options)
-    config, extra = scenario_overrides(scenario, quick, periods, overrides)
+    scenario_over, settings = agent_settings(agents, overrides, oracle_draws, oracle_every)
+    check_options(agents, seeds, executor, settings)
+    config, extra = scenario_overrides(scenario, quick, periods, scenario_over)
     out = Path(out)
 
     def job(spec: str, seed: int, folder: str, **kw: Any) -> Job:
-        return Job(scenario, extra, spec, seed, str(out / folder), agent_options(spec, options),
-                   csv, progress=progress and workers <= 1, **kw)  # fmt: skip
+        return Job(scenario, extra, spec, seed, str(out / folder), settings[spec], csv,
+                   progress=progress and workers <= 1, **kw)  # fmt: skip
 
     jobs = [job(spec, seed, f"runs/{agent_label(spec)}-s{seed}") for seed in range(seeds)
             for spec in agents]  # fmt: skip
@@ -307,7 +358,7 @@ def bench(
                         spec,
                         seed,
                         str(saved),
-                        agent_options(spec, options),
+                        settings[spec],
                         label=label,
                         save_to=str(saved / "agent"),
                     )
@@ -329,9 +380,8 @@ def bench(
     first.sort(key=lambda j: "sim-oracle" not in j.agent)  # the longest runs start first
     result.ran = execute(first, executor, workers, address, progress)
     result.ran += execute([j for j in jobs if j.load_from], executor, workers, address, progress)
-    meta = {"scenario": scenario, "overrides": extra, "quick": quick, "executor": executor,
-            "oracle_draws": oracle_draws, "oracle_every": oracle_every,
-            "transfer": transfer}  # fmt: skip
+    meta = run_meta(scenario, extra, quick, executor, oracle_draws, oracle_every, agents,
+                    settings, transfer=transfer)  # fmt: skip
     result.report, numbers = write_report(out, config, jobs, meta)
     with atomic_write(out / "bench.json") as fh:
         json.dump({**meta, "jobs": [asdict(j) for j in jobs], "ran": result.ran, **numbers},

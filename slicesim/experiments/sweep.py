@@ -26,46 +26,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from slicesim.config import ConfigError
 from slicesim.experiments.bench import (
     Job,
-    agent_label,
-    agent_options,
+    agent_settings,
     check_options,
     execute,
+    run_meta,
     scenario_overrides,
 )
+from slicesim.experiments.registry import agent_label
 from slicesim.experiments.report import FLOOR, YARDSTICK, write_report
 from slicesim.experiments.stats import Estimate
 from slicesim.io import atomic_write, write_csv
+from slicesim.typed_config import parse_sets
 
-__all__ = ["COLUMNS", "SweepResult", "parse_sets", "sweep"]
+__all__ = ["COLUMNS", "SweepResult", "parse_sets", "sweep"]  # parse_sets: re-exported
 
 COLUMNS = ("agent", "seed", "slices", "mean_utility", "mean_r", "p_r1", "gap_closed", "decision_ms")
 """Columns of ``sweep.csv`` after the swept keys."""
 GAP_AXIS = (-4.0, 2.0)  # the figure's gap-closed axis at most (0 = equal, 1 = sim-oracle)
-
-
-def parse_sets(items: Sequence[str]) -> dict[str, list[Any]]:
-    """``KEY=V1,V2,...`` items (values read as YAML) as {key: values}, in order.
-
-    Raises:
-        ConfigError: an item without ``=``, an empty key or value list, a key given twice.
-    """
-    out: dict[str, list[Any]] = {}
-    for item in items:
-        key, sep, values = item.partition("=")
-        key = key.strip()
-        if not sep or not key or not values.strip():
-            raise ConfigError(
-                f"--set {item!r}: expected KEY=V1,V2,..., e.g. traffic.load_scale=0.5,1"
-            )
-        if key in out:
-            raise ConfigError(f"--set {key}: given twice")
-        out[key] = [yaml.safe_load(v) for v in values.split(",")]
-    return out
 
 
 def _slug(point: dict[str, Any]) -> str:
@@ -108,15 +89,15 @@ def sweep(
     """
     if not sets:
         raise ConfigError("sweep needs at least one --set KEY=V1,V2,...")
-    options = {"draws": oracle_draws, "every": oracle_every}
-    check_options(agents, seeds, executor, **options)
     out = Path(out)
     keys = list(sets)
     points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*sets.values())]
     planned = []
-    for point in points:  # every point's scenario is built (and checked) before any run
+    for point in points:  # every point's scenario and agents are built (checked) before any run
         try:
-            config, extra = scenario_overrides(scenario, quick, periods, point)
+            scenario_over, settings = agent_settings(agents, point, oracle_draws, oracle_every)
+            check_options(agents, seeds, executor, settings)
+            config, extra = scenario_overrides(scenario, quick, periods, scenario_over)
         except ConfigError as err:
             raise ConfigError(f"--set {_slug(point)}: {err}") from None
         folder = out / "points" / _slug(point)
@@ -127,18 +108,18 @@ def sweep(
                 spec,
                 seed,
                 str(folder / "runs" / f"{agent_label(spec)}-s{seed}"),
-                agent_options(spec, options),
+                settings[spec],
             )
             for seed in range(seeds)
             for spec in agents
         ]
-        planned.append((point, config, folder, jobs))
+        meta = run_meta(scenario, point, quick, executor, oracle_draws, oracle_every, agents,
+                        settings)  # fmt: skip
+        planned.append((point, config, folder, jobs, meta))
     result = SweepResult(out, points)
-    all_jobs = [job for *_, jobs in planned for job in jobs]
+    all_jobs = [job for _, _, _, jobs, _ in planned for job in jobs]
     result.ran = execute(all_jobs, executor, workers, address, progress)
-    for point, config, folder, jobs in planned:
-        meta = {"scenario": scenario, "overrides": point, "quick": quick, "executor": executor,
-                "oracle_draws": oracle_draws, "oracle_every": oracle_every}  # fmt: skip
+    for point, config, folder, jobs, meta in planned:
         _, numbers = write_report(folder, config, jobs, meta, figures=False)
         with atomic_write(folder / "bench.json") as fh:
             json.dump({**meta, **numbers}, fh, indent=2, default=str)
