@@ -126,6 +126,7 @@ class Agent:
                 includes ``"online"``.
         """
         if learn and "online" not in cls.transfer:
-            raise ValueError(f"{cls.__name__} cannot keep learning after load (transfer = "
-                             f"{cls.transfer})")  # fmt: skip
+            raise ValueError(
+                f"{cls.__name__} cannot keep learning after load (transfer = {cls.transfer})"
+            )
         return cls(**kwargs)

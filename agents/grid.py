@@ -94,8 +94,9 @@ def knapsack(values: np.ndarray, total: np.ndarray, exact: bool) -> np.ndarray:
     limits = np.minimum(np.asarray(total), top)
 
     def solve_block(a: int) -> None:
-        levels[a : a + block] = _knapsack_block(values[a : a + block], limits[a : a + block],
-                                                top, exact)  # fmt: skip
+        levels[a : a + block] = _knapsack_block(
+            values[a : a + block], limits[a : a + block], top, exact
+        )
 
     if len(starts) > 1:  # numpy releases the GIL in its loops: blocks run on both cores
         with ThreadPoolExecutor(max_workers=2) as pool:

@@ -122,8 +122,12 @@ class SimOracleAgent(Agent):
         self.predicted = []
 
     def stats(self) -> dict[str, Any]:
-        return {"draws": 1 if self.hindsight else self.draws, "every": self.every,
-                "rounds": self.rounds, "hindsight": self.hindsight}  # fmt: skip
+        return {
+            "draws": 1 if self.hindsight else self.draws,
+            "every": self.every,
+            "rounds": self.rounds,
+            "hindsight": self.hindsight,
+        }
 
     # ------------------------------------------------------------------ interface
 
@@ -163,8 +167,9 @@ class SimOracleAgent(Agent):
         equal = equal_split(active)  # exactly: a candidate of its own, off the grid if need be
         x = self._start(active)
         levels = full_levels(active, self.n_units)
-        sweep = np.broadcast_to(levels[:, None, None] / self.n_units,
-                                (len(levels), net.n_cells, net.n_slices))  # fmt: skip
+        sweep = np.broadcast_to(
+            levels[:, None, None] / self.n_units, (len(levels), net.n_cells, net.n_slices)
+        )
         unused = np.setdiff1d(np.arange(self.n_units + 1), levels)
         first = net.replay(np.stack([x, equal]), states=states)
         scores = first.utility.mean(axis=0)

@@ -35,14 +35,18 @@ POLICIES = {
 
 def radio(names: list[str], seeds: int) -> None:
     print("## Radio at full load (5 / 50 / 95 %, dB)")
-    print("| scenario | model | coupling loss | geometry | SIR | cell throughput | "
-          "5 % user rate | below CQI 1 | SNR < 5 dB |")  # fmt: skip
+    print(
+        "| scenario | model | coupling loss | geometry | SIR | cell throughput | "
+        "5 % user rate | below CQI 1 | SNR < 5 dB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name in names:
         for label, overrides in MODELS.items():
             result = radio_calibration(slicesim.load_scenario(name, overrides), seeds)
-            cells = [" / ".join(f"{result[m][k]:.1f}" for k in ("p5", "p50", "p95"))
-                     for m in ("coupling_loss_db", "geometry_db", "sir_db")]  # fmt: skip
+            cells = [
+                " / ".join(f"{result[m][k]:.1f}" for k in ("p5", "p50", "p95"))
+                for m in ("coupling_loss_db", "geometry_db", "sir_db")
+            ]
             cap = result["capacity"]
             print(
                 f"| {name} | {label} | {' | '.join(cells)} | "

@@ -81,14 +81,14 @@ def main(argv: list[str] | None = None) -> None:
         for name, runner in runners.items():
             times[name].append(runner())
     bare = statistics.median(t for t, _ in times["bare run_period"])
-    print(f"{args.scenario}: {args.runs} runs x {args.periods} periods, medians")
-    print(f"{'variant':<16} {'ms/period':>10} {'vs bare':>9} {'env own ms':>11} {'own/bare':>9}")
+    print(f"{args.scenario}: {args.runs} runs x {args.periods} periods, medians\n")
+    print("| variant | ms/period | vs bare | env's own work per step |\n|---|---|---|---|")
     for name, values in times.items():
         per = statistics.median(t for t, _ in values)
         own = statistics.median(o for _, o in values)
         print(
-            f"{name:<16} {per * 1e3:10.3f} {per / bare - 1:+9.1%} {own * 1e3:11.3f} "
-            f"{own / bare:9.1%}"
+            f"| {name} | {per * 1e3:.3f} | {per / bare - 1:+.1%} | "
+            f"{own * 1e3:.3f} ms ({own / bare:.1%}) |"
         )
 
 

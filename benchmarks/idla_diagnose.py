@@ -50,8 +50,8 @@ class Collected:
     net_seed: int = 0
 
 
-def collect(seed: int, every: int) -> Collected:
-    env = make_env("paper")
+def collect(seed: int, every: int, overrides: dict[str, Any]) -> Collected:
+    env = make_env("paper", overrides)
     spec = SlicingSpec.from_env(env)
     base: Any = env.unwrapped
     rng = np.random.default_rng(seed)
@@ -109,15 +109,26 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument(
+        "--periods",
+        type=int,
+        default=None,
+        help="compress paper's timeline to N periods (phases scaled)",
+    )
     args = parser.parse_args()
+    config = load_scenario("paper")
+    overrides = {} if args.periods is None else config.timeline_overrides(args.periods)
+    config = config.replace(overrides)
     torch.set_num_threads(1)
     start = time.perf_counter()
-    data = collect(args.seed, args.every)
-    config = load_scenario("paper")
-    spec = SlicingSpec.from_env(make_env("paper"))
+    data = collect(args.seed, args.every, overrides)
+    spec = SlicingSpec.from_env(make_env("paper", overrides))
     net = Network(config, seed=data.net_seed)
-    print(f"collected in {time.perf_counter() - start:.0f} s: {len(data.h0)} H0 samples, "
-          f"{len(data.h2)} held-out H2 samples, {len(data.states)} states", flush=True)  # fmt: skip
+    print(
+        f"collected in {time.perf_counter() - start:.0f} s: {len(data.h0)} H0 samples, "
+        f"{len(data.h2)} held-out H2 samples, {len(data.states)} states",
+        flush=True,
+    )
     models = {
         "paper (r, MAE)": train([data.h0], "r", args.epochs),
         "utility": train([data.h0], "utility", args.epochs),
@@ -150,8 +161,10 @@ def main() -> None:
     h2_start = config.timeline.phases[2].start
     in_h2 = periods >= h2_start
     busy_h2 = busy_periods(demand, in_h2)
-    print("\n| estimator | H2 held-out MAE / bias of log(1 + r), per slice (thr*/max) | "
-          "bias at equal shares, busy H2, per slice |")  # fmt: skip
+    print(
+        "\n| estimator | H2 held-out MAE / bias of log(1 + r), per slice (thr*/max) | "
+        "bias at equal shares, busy H2, per slice |"
+    )
     print("|---|---|---|")
     for name, model in models.items():
         errors = held_out_errors(model, data.h2)

@@ -136,10 +136,17 @@ def measure(model: QosEstimator, sizes: list[int], runs: int, slow_max: int) -> 
             latency = _median_time(lambda fn=fn: fn(model), n_runs)
             after = floor_rates(model, reps=7)
             results.append(
-                {"method": name, "cells": n_cells, "latency": latency, "runs": n_runs,
-                 "grad_rows": grad_rows, "fwd_rows": fwd_rows,
-                 "fb_rate": (before[0] + after[0]) / 2, "fwd_rate": (before[1] + after[1]) / 2}
-            )  # fmt: skip
+                {
+                    "method": name,
+                    "cells": n_cells,
+                    "latency": latency,
+                    "runs": n_runs,
+                    "grad_rows": grad_rows,
+                    "fwd_rows": fwd_rows,
+                    "fb_rate": (before[0] + after[0]) / 2,
+                    "fwd_rate": (before[1] + after[1]) / 2,
+                }
+            )
             print(f"  {name:20s} {n_cells:>7d} cells: {_fmt_time(latency)}", flush=True)
     return results
 
@@ -184,8 +191,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     model = paper_mlp(seed=0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     results = measure(model, args.sizes, args.runs, args.slow_max)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(

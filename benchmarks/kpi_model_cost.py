@@ -45,8 +45,10 @@ def ms_per_period(overrides: dict, periods: int, start: int, seed: int) -> float
 def ms_per_replay(overrides: dict, seed: int, period: int = 78) -> float:
     """The sim-oracle's level sweep: 19 levels x 6 draws of one busy period, frozen loads."""
     net = network(overrides, seed, period)
-    states = [{**net.get_state(), "rng": np.random.default_rng([seed, k]).bit_generator.state}
-              for k in range(6)]  # fmt: skip
+    states = [
+        {**net.get_state(), "rng": np.random.default_rng([seed, k]).bit_generator.state}
+        for k in range(6)
+    ]
     xs = np.broadcast_to(
         np.linspace(0.05, 0.95, 19)[:, None, None], (19, net.n_cells, net.n_slices)
     )

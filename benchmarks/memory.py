@@ -31,13 +31,35 @@ run(env, EqualAgent(), progress=False, seed=0).save(sys.argv[2], csv=True)
 
 def commands(periods: int, folder: str) -> dict[str, list[str]]:
     return {
-        "simulate": ["slicesim", "simulate", "--scenario", "paper", "--periods", str(periods),
-                     "--quiet", "--out", f"{folder}/simulate"],
+        "simulate": [
+            "slicesim",
+            "simulate",
+            "--scenario",
+            "paper",
+            "--periods",
+            str(periods),
+            "--quiet",
+            "--out",
+            f"{folder}/simulate",
+        ],
         "run": [sys.executable, "-c", RUN, str(periods), f"{folder}/run"],
-        "bench": ["slicesim", "bench", "--scenario", "paper", "--agents", "equal,traffic",
-                  "--periods", str(periods), "--workers", "1", "--quiet", "--csv",
-                  "--out", f"{folder}/bench"],
-    }  # fmt: skip
+        "bench": [
+            "slicesim",
+            "bench",
+            "--scenario",
+            "paper",
+            "--agents",
+            "equal,traffic",
+            "--periods",
+            str(periods),
+            "--workers",
+            "1",
+            "--quiet",
+            "--csv",
+            "--out",
+            f"{folder}/bench",
+        ],
+    }
 
 
 PEAK = (
@@ -49,8 +71,9 @@ PEAK = (
 def peak_mb(command: list[str]) -> tuple[float, float]:
     """Peak RSS (MB) of ``command`` and its children, and its wall time (s)."""
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", PEAK, *command], check=True, capture_output=True,
-                         text=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", PEAK, *command], check=True, capture_output=True, text=True
+    ).stdout
     return int(out.strip().splitlines()[-1]) / 1024, time.perf_counter() - start
 
 
@@ -60,8 +83,10 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=5000)
     args = parser.parse_args()
     short_n, long_n = args.short, args.long
-    print(f"| command | peak MB, {short_n} periods | peak MB, {long_n} periods | ratio "
-          f"| wall s ({long_n}) |")  # fmt: skip
+    print(
+        f"| command | peak MB, {short_n} periods | peak MB, {long_n} periods | ratio "
+        f"| wall s ({long_n}) |"
+    )
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         short = commands(args.short, f"{tmp}/short")
@@ -69,8 +94,10 @@ def main() -> None:
         for name in short:
             low, _ = peak_mb(short[name])
             high, seconds = peak_mb(long[name])
-            print(f"| {name} | {low:.0f} | {high:.0f} | {high / low:.2f} | {seconds:.0f} |",
-                  flush=True)  # fmt: skip
+            print(
+                f"| {name} | {low:.0f} | {high:.0f} | {high / low:.2f} | {seconds:.0f} |",
+                flush=True,
+            )
     print(f"\n(this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
 
 

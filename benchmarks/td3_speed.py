@@ -96,14 +96,19 @@ def main() -> None:
     torch.set_num_threads(1)
     config = TD3Config.from_yaml(args.config) if args.config else TD3Config()
     per_step = config.gradient_steps / config.train_freq
-    rows: dict[str, list[float]] = {"paper CellVecEnv": [], "trivial env": [],
-                                    "paper, no learning": []}  # fmt: skip
+    rows: dict[str, list[float]] = {
+        "paper CellVecEnv": [],
+        "trivial env": [],
+        "paper, no learning": [],
+    }
     for run in range(args.runs):  # interleaved, so load changes hit every row alike
         rows["paper CellVecEnv"].append(time_learn(paper_env, config, args.periods, run))
         rows["trivial env"].append(time_learn(trivial_env, config, args.periods, run))
         rows["paper, no learning"].append(time_env(args.periods, run))
-    print(f"TD3 net {list(config.net_arch)}, batch {config.batch_size}, {per_step:g} updates a "
-          f"period; median of {args.runs} runs x {args.periods} periods")  # fmt: skip
+    print(
+        f"TD3 net {list(config.net_arch)}, batch {config.batch_size}, {per_step:g} updates a "
+        f"period; median of {args.runs} runs x {args.periods} periods"
+    )
     print("| setting | ms / period | periods/s | timesteps/s | updates/s |")
     print("|---|---|---|---|---|")
     for name, times in rows.items():

@@ -56,12 +56,23 @@ def _bench(args: argparse.Namespace) -> int:
 
     check_output_dir(args.out)
     agents = [a for a in args.agents.split(",") if a] + list(args.agent or [])
-    result = bench(args.scenario, agents, args.seeds, args.out, quick=args.quick,
-                   executor=args.executor, address=args.address, workers=args.workers,
-                   overrides=_overrides(args.set, "bench"),
-                   oracle_draws=args.oracle_draws, oracle_every=args.oracle_every,
-                   csv=args.csv, progress=not args.quiet, periods=args.periods,
-                   pretrain_scenario=args.pretrain_scenario)  # fmt: skip
+    result = bench(
+        args.scenario,
+        agents,
+        args.seeds,
+        args.out,
+        quick=args.quick,
+        executor=args.executor,
+        address=args.address,
+        workers=args.workers,
+        overrides=_overrides(args.set, "bench"),
+        oracle_draws=args.oracle_draws,
+        oracle_every=args.oracle_every,
+        csv=args.csv,
+        progress=not args.quiet,
+        periods=args.periods,
+        pretrain_scenario=args.pretrain_scenario,
+    )
     print(f"ran {len(result.ran)} runs, kept {len(result.skipped)} finished ones")
     if result.report is not None and not args.quiet:
         print(result.report.read_text())
@@ -74,18 +85,34 @@ def _add_runs(p: argparse.ArgumentParser) -> None:
 
     names = ", ".join(BUILTIN_AGENTS)
     p.add_argument("--scenario", default="paper", help="shipped scenario or YAML path")
-    p.add_argument("--agents", default=DEFAULT_AGENTS,
-                   help=f"comma-separated built-in agents ({names})")  # fmt: skip
-    p.add_argument("--agent", action="append", metavar="package.module:Class",
-                   help="a user agent class (no-arg constructor); may be repeated")  # fmt: skip
+    p.add_argument(
+        "--agents", default=DEFAULT_AGENTS, help=f"comma-separated built-in agents ({names})"
+    )
+    p.add_argument(
+        "--agent",
+        action="append",
+        metavar="package.module:Class",
+        help="a user agent class (no-arg constructor); may be repeated",
+    )
     p.add_argument("--seeds", type=_pos_int, default=1, help="seeds 0..N-1 (same traffic per seed)")
     p.add_argument("--out", required=True)
-    p.add_argument("--quick", action="store_true",
-                   help="timelines compressed to 450 periods, 10 s windows")  # fmt: skip
-    p.add_argument("--periods", type=_pos_int, default=None, metavar="N",
-                   help="compress the timeline to N periods (phases scaled)")  # fmt: skip
-    p.add_argument("--oracle-draws", type=_pos_int, default=6, metavar="K",
-                   help="sim-oracle: draws of each period it optimises over (>= 1)")  # fmt: skip
+    p.add_argument(
+        "--quick", action="store_true", help="timelines compressed to 450 periods, 10 s windows"
+    )
+    p.add_argument(
+        "--periods",
+        type=_pos_int,
+        default=None,
+        metavar="N",
+        help="compress the timeline to N periods (phases scaled)",
+    )
+    p.add_argument(
+        "--oracle-draws",
+        type=_pos_int,
+        default=6,
+        metavar="K",
+        help="sim-oracle: draws of each period it optimises over (>= 1)",
+    )
     p.add_argument(
         "--oracle-every",
         type=_pos_int,
@@ -95,19 +122,29 @@ def _add_runs(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")
-    p.add_argument("--workers", type=_pos_int, default=2,
-                   help="parallel runs (local pool / Ray CPUs)")  # fmt: skip
+    p.add_argument(
+        "--workers", type=_pos_int, default=2, help="parallel runs (local pool / Ray CPUs)"
+    )
     p.add_argument("--quiet", action="store_true")
 
 
 def _add_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="run agents on the scenario timeline; figures and report")
     _add_runs(p)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a scenario field (traffic.load_scale=1.2) or an agent setting "
-                   "(agent.td3.learning_rate=3e-4), repeatable")  # fmt: skip
-    p.add_argument("--pretrain-scenario", default=None, metavar="A",
-                   help="transfer: learning agents train on A, then deploy here")  # fmt: skip
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a scenario field (traffic.load_scale=1.2) or an agent setting "
+        "(agent.td3.learning_rate=3e-4), repeatable",
+    )
+    p.add_argument(
+        "--pretrain-scenario",
+        default=None,
+        metavar="A",
+        help="transfer: learning agents train on A, then deploy here",
+    )
     p.add_argument("--csv", action="store_true", help="also write each run's trajectory.csv")
     p.set_defaults(func=_bench)
 
@@ -118,21 +155,39 @@ def _sweep(args: argparse.Namespace) -> int:
 
     check_output_dir(args.out)
     agents = [a for a in args.agents.split(",") if a] + list(args.agent or [])
-    result = sweep(args.scenario, parse_sets(args.set), agents, args.seeds, args.out,
-                   quick=args.quick, periods=args.periods, executor=args.executor,
-                   address=args.address, workers=args.workers, oracle_draws=args.oracle_draws,
-                   oracle_every=args.oracle_every, progress=not args.quiet)  # fmt: skip
-    print(f"{len(result.points)} points, ran {len(result.ran)} runs; wrote "
-          f"{Path(args.out) / 'sweep.csv'}, sweep.png and report.md")  # fmt: skip
+    result = sweep(
+        args.scenario,
+        parse_sets(args.set),
+        agents,
+        args.seeds,
+        args.out,
+        quick=args.quick,
+        periods=args.periods,
+        executor=args.executor,
+        address=args.address,
+        workers=args.workers,
+        oracle_draws=args.oracle_draws,
+        oracle_every=args.oracle_every,
+        progress=not args.quiet,
+    )
+    print(
+        f"{len(result.points)} points, ran {len(result.ran)} runs; wrote "
+        f"{Path(args.out) / 'sweep.csv'}, sweep.png and report.md"
+    )
     return 0
 
 
 def _add_sweep(sub: Any) -> None:
     p = sub.add_parser("sweep", help="a grid of scenario and agent settings x agents x seeds")
     _add_runs(p)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2,...",
-                   help="a scenario field or an agent setting and its values, repeatable (e.g. "
-                   "traffic.load_scale=0.5,1,1.5 or agent.idla.online.trust=0.1,0.3)")  # fmt: skip
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="a scenario field or an agent setting and its values, repeatable (e.g. "
+        "traffic.load_scale=0.5,1,1.5 or agent.idla.online.trust=0.1,0.3)",
+    )
     p.set_defaults(func=_sweep)
 
 
@@ -149,8 +204,10 @@ def _calibrate_kpi(args: argparse.Namespace, out: Path) -> int:
     say = None if args.quiet else print
     overrides = _overrides(args.set, "calibrate")
     result = validate_kpis(args.scenario, draws=args.draws, overrides=overrides, progress=say)
-    paths = [write_validation(result, out / "kpi_validation.json"),
-             plot_validation(result, out / "kpi_validation.png")]  # fmt: skip
+    paths = [
+        write_validation(result, out / "kpi_validation.json"),
+        plot_validation(result, out / "kpi_validation.png"),
+    ]
     if not args.quiet:
         print(kpi_table(result))
         print("wrote " + ", ".join(str(p) for p in paths))
@@ -192,14 +249,26 @@ def _add_calibrate(sub: Any) -> None:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--scenario", default="paper", help="shipped scenario or YAML path")
     which.add_argument("--reference", choices=sorted(REFERENCES), default=None)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="scenario override, repeatable (e.g. radio.model=legacy)")  # fmt: skip
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="scenario override, repeatable (e.g. radio.model=legacy)",
+    )
     p.add_argument("--seeds", type=_pos_int, default=2, help="drop pools 0..N-1, pooled")
-    p.add_argument("--draws", type=_pos_int, default=16,
-                   help="--kpi: draws of the busiest period, all cells each")  # fmt: skip
+    p.add_argument(
+        "--draws",
+        type=_pos_int,
+        default=16,
+        help="--kpi: draws of the busiest period, all cells each",
+    )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--kpi", action="store_true",
-                   help="the flow-level KPIs against the TTI-level reference instead")  # fmt: skip
+    p.add_argument(
+        "--kpi",
+        action="store_true",
+        help="the flow-level KPIs against the TTI-level reference instead",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_calibrate)
 
@@ -250,8 +319,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     train.add_argument("agent", choices=["td3"])
     train.add_argument("--scenario", default="paper", help="shipped scenario or YAML path")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="scenario override, repeatable (e.g. sim.window_s=5.0)")  # fmt: skip
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="scenario override, repeatable (e.g. sim.window_s=5.0)",
+    )
     train.add_argument("--steps", type=_pos_int, required=True, help="total timesteps to reach")
     train.add_argument("--out", required=True, help="output folder")
     train.add_argument(
@@ -260,15 +334,32 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="YAML overriding hyperparameters (defaults: agents.td3.TD3Config)",
     )
     train.add_argument("--seed", type=_nonneg_int, default=0)
-    train.add_argument("--episode-periods", type=_pos_int, default=500,
-                       help="episode length; longer timelines are compressed")  # fmt: skip
+    train.add_argument(
+        "--episode-periods",
+        type=_pos_int,
+        default=500,
+        help="episode length; longer timelines are compressed",
+    )
     train.add_argument("--checkpoint-every", type=_nonneg_int, default=12_000, metavar="STEPS")
-    train.add_argument("--eval-every", type=_nonneg_int, default=12_000, metavar="STEPS",
-                       help="0: no periodic evaluation")  # fmt: skip
-    train.add_argument("--eval-periods", type=_pos_int, default=24,
-                       help="periods of one evaluation (timeline compressed)")  # fmt: skip
-    train.add_argument("--tensorboard", default=None, metavar="DIR",
-                       help="TensorBoard log folder (needs tensorboard)")  # fmt: skip
+    train.add_argument(
+        "--eval-every",
+        type=_nonneg_int,
+        default=12_000,
+        metavar="STEPS",
+        help="0: no periodic evaluation",
+    )
+    train.add_argument(
+        "--eval-periods",
+        type=_pos_int,
+        default=24,
+        help="periods of one evaluation (timeline compressed)",
+    )
+    train.add_argument(
+        "--tensorboard",
+        default=None,
+        metavar="DIR",
+        help="TensorBoard log folder (needs tensorboard)",
+    )
     train.add_argument("--resume", action="store_true", help="continue from OUT's last checkpoint")
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=_train)
@@ -281,11 +372,19 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="run a fixed allocation and write per-period KPIs")
     shipped = ", ".join(list_scenarios())
     sim.add_argument("--scenario", default="paper", help=f"shipped ({shipped}) or YAML path")
-    sim.add_argument("--periods", type=_pos_int, default=None,
-                     help="control periods to run (default: the scenario's timeline)")  # fmt: skip
+    sim.add_argument(
+        "--periods",
+        type=_pos_int,
+        default=None,
+        help="control periods to run (default: the scenario's timeline)",
+    )
     sim.add_argument("--policy", choices=["equal", "traffic"], default="equal")
-    sim.add_argument("--seed", type=_nonneg_int, default=0,
-                     help="the env's seed: the traffic of the benchmark's seed S")  # fmt: skip
+    sim.add_argument(
+        "--seed",
+        type=_nonneg_int,
+        default=0,
+        help="the env's seed: the traffic of the benchmark's seed S",
+    )
     sim.add_argument(
         "--out", required=True, help="output folder (trajectory.csv, .npz, summary.json)"
     )

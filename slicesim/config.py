@@ -433,8 +433,10 @@ class ScenarioConfig(Validated):
         for phase in old.phases:
             scaled = round(phase.start * n_periods / old.n_periods)
             starts.append(scaled if not starts else max(scaled, starts[-1] + 1))
-        phases = [{"name": p.name, "start": s, "slices": list(p.slices)}
-                  for p, s in zip(old.phases, starts, strict=True)]  # fmt: skip
+        phases = [
+            {"name": p.name, "start": s, "slices": list(p.slices)}
+            for p, s in zip(old.phases, starts, strict=True)
+        ]
         return {"timeline.n_periods": n_periods, "timeline.phases": phases}
 
     def compressed(self, n_periods: int) -> ScenarioConfig:

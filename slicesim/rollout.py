@@ -162,8 +162,18 @@ class Trajectory:
     meta: dict[str, Any] = field(default_factory=dict)
     """Plain data about the run: agent stats (``Agent.stats()``), seed, scenario."""
 
-    ARRAYS = ("action", "x", "active", "r", "thr_mbps", "delay_ms", "prb_util", "users", "cqi",
-              "demand_mbps")  # fmt: skip
+    ARRAYS = (
+        "action",
+        "x",
+        "active",
+        "r",
+        "thr_mbps",
+        "delay_ms",
+        "prb_util",
+        "users",
+        "cqi",
+        "demand_mbps",
+    )
     SCALARS = ("period", "utility", "decision_s", "learn_s", "expected_demand_mbps")
     META = ("seed", "scenario", "stats")
 
@@ -186,12 +196,22 @@ class Trajectory:
         expected_demand_mbps: float = float("nan"),
     ) -> None:
         """Append one period from the env's step ``info``."""
-        values = {"action": action, "x": info["x"], "active": info["active"], "r": info["r"],
-                  **info["kpi"]}  # fmt: skip
+        values = {
+            "action": action,
+            "x": info["x"],
+            "active": info["active"],
+            "r": info["r"],
+            **info["kpi"],
+        }
         for name, buf in self._arrays.items():
             buf.append(values[name])
-        scalars = {"period": info["period"], "utility": info["utility"], "decision_s": decision_s,
-                   "learn_s": learn_s, "expected_demand_mbps": expected_demand_mbps}  # fmt: skip
+        scalars = {
+            "period": info["period"],
+            "utility": info["utility"],
+            "decision_s": decision_s,
+            "learn_s": learn_s,
+            "expected_demand_mbps": expected_demand_mbps,
+        }
         for name, buf in self._scalars.items():
             buf.append(scalars[name])
         self.phases.append(str(info["phase"]))
@@ -261,8 +281,9 @@ class Trajectory:
         with atomic_write(folder / "trajectory.npz", "wb") as fh:
             arrays: dict[str, Any] = {f"a_{n}": self.stacked(n) for n in self.ARRAYS}
             arrays.update({f"s_{n}": self.series(n) for n in self.SCALARS})
-            arrays.update(phases=np.array(self.phases, dtype=str),
-                          slice_ids=np.array(self.slice_ids))  # fmt: skip
+            arrays.update(
+                phases=np.array(self.phases, dtype=str), slice_ids=np.array(self.slice_ids)
+            )
             np.savez_compressed(fh, **arrays)
         with atomic_write(folder / "summary.json") as fh:
             json.dump(self.summary(), fh, indent=2)
@@ -358,8 +379,11 @@ def run(
         if terminated or truncated:
             break
     stats = getattr(agent, "stats", None)
-    trajectory.meta = {"seed": seed, "scenario": spec.config.name,
-                       "stats": stats() if callable(stats) else {}}  # fmt: skip
+    trajectory.meta = {
+        "seed": seed,
+        "scenario": spec.config.name,
+        "stats": stats() if callable(stats) else {},
+    }
     return trajectory
 
 

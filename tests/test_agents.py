@@ -13,6 +13,7 @@ from agents.idla.dataset import SampleBuffer, augment
 from agents.idla.estimator import QosEstimator, TrainConfig, fit
 from agents.traffic import TrafficAgent
 from slicesim.envs import make_env
+from slicesim.sim import p_satisfied
 from tests.conftest import write_masks
 
 SMALL = {"sim.window_s": 5.0, "timeline.n_periods": 30,
@@ -42,7 +43,10 @@ def test_a_user_agent_with_act_only_runs_through_run(tmp_path):
     assert len(rows) == 25 * 3 * 4
     assert {"period", "phase", "cell", "slice_id", "action", "r", "thr_mbps"} <= set(rows[0])
     summary = traj.summary()
-    assert summary["H0"]["periods"] == 20 and 0 <= summary["H2"]["p_r1"] <= 1
+    h2 = [float(row["r"]) for row in rows if row["phase"] == "H2" and row["active"] == "1"]
+    assert summary["H0"]["periods"] == 20 and summary["H2"]["p_r1"] == pytest.approx(
+        p_satisfied(h2)
+    )
 
 
 def test_run_stops_at_the_episode_end():

@@ -20,22 +20,14 @@ TIMELINE = {"sim.window_s": 5.0, "timeline.n_periods": 40,
 def test_collect_train_optimise_and_adapt_without_retraining(cls, tmp_path):
     agent = cls(train=TrainConfig(epochs=5))
     env = make_env("small", TIMELINE)
-    models = []
-    original = agent.decide
-
-    def spy(obs, active):
-        models.append(agent.model)
-        return original(obs, active)
-
-    agent.decide = spy
     traj = run(env, agent, progress=False, seed=2)
     x, active = traj.stacked("x"), traj.stacked("active")
-    assert len(models) == 40 - 25  # decides from H1 on; collected (explored) in H0
-    assert len(agent.buffer) == 25 * 3 * 3 and agent.report is not None
-    assert all(m is models[0] for m in models)  # trained once: no retraining at the change
+    stats = agent.stats()
+    # collected (explored) in H0 only, trained once after it: no retraining at the change
+    assert stats["learned"] and stats["samples"] == 25 * 3 * 3 and stats["refreshes"] == 0
     assert np.all(x >= 0) and np.all(x.sum(axis=2) <= 1 + 1e-6)
     assert np.all(x[~active] == 0)
-    assert np.all(x[32:, :, 2] >= 0) and x[32:, :, 2].sum() > 0  # the new slice gets PRBs
+    assert x[32:, :, 2].sum() > 0  # the new slice gets PRBs
     agent.save(tmp_path)
     fresh = cls.load(tmp_path)
     again = run(make_env("small", TIMELINE), fresh, periods=3, progress=False, seed=2)

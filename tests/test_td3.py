@@ -76,9 +76,10 @@ def test_online_schedule_valid_shares_and_slice_change(tmp_path):
     agent, actions, _ = online(seed=1)
     model = agent.model
     assert model is not None and model.replay_buffer is not None
-    assert agent.changes == [20] and agent.noise_start == 20  # re-explores after the change
+    assert agent.stats()["slice_changes"] == [20]
     assert model.num_timesteps == 30 * 3 and model.replay_buffer.size() == 30  # keep: all stays
-    assert model._n_updates == 20 + 21 * 2  # pretrain after period 9 (end of H0), then 2 a period
+    # pretrain after period 9 (end of H0), then 2 a period
+    assert agent.stats()["gradient_steps"] == 20 + 21 * 2
     sums = actions.sum(axis=2)
     np.testing.assert_allclose(sums, 1.0, atol=1e-9)
     assert np.all(actions[:20, :, 2] == 0) and np.all(actions[20:, :, 2] > 0)
@@ -152,20 +153,16 @@ def test_paper_variant_rebuilds_its_networks_when_the_slice_set_changes():
 
     config = TD3Config(net_arch=(16,), batch_size=24, pretrain_gradient_steps=5,
                        online_gradient_steps=1, reexplore_periods=4)  # fmt: skip
-    agent = TD3PaperAgent(config, collect_periods=10)
-    models = []
-    original = agent.ensure_model
-
-    def spy(active):
-        models.append(original(active))
-        return models[-1]
-
-    agent.ensure_model = spy
-    traj = run(make_env("small", TIMELINE), agent, progress=False, seed=0)
-    before, after = models[15], models[-1]
+    early = TD3PaperAgent(config, collect_periods=10)
+    run(make_env("small", TIMELINE), early, periods=16, progress=False, seed=0)  # before slice 3
+    before = early.model
     assert before.observation_space.shape == (3 * 15,) and before.action_space.shape == (3,)
+    agent = TD3PaperAgent(config, collect_periods=10)
+    traj = run(make_env("small", TIMELINE), agent, progress=False, seed=0)
+    after = agent.model
     assert after.observation_space.shape == (4 * 15,) and after.action_space.shape == (4,)
-    assert agent.changes == [20] and agent.trained  # rebuilt at 20, re-explored 4, trained
+    stats = agent.stats()  # rebuilt at 20, re-explored 4, trained
+    assert stats["slice_changes"] == [20] and stats["learned"]
     x = traj.stacked("x")
     np.testing.assert_allclose(x.sum(axis=2), 1.0)
     assert np.all(x[20:, :, 2] > 0)  # the new slice has PRBs at once (random, then learned)

@@ -285,8 +285,13 @@ class IDLAAgent(Agent):
         assert self.buffer is not None and self.online is not None
         recent = self.buffer.recent(self.online.recent_periods, self.rng)
         inputs, targets = self._training_set(recent)
-        config = TrainConfig(**{**asdict(self.train_config), "epochs": self.online.refresh_epochs,
-                                "seed": self.refreshes + 1})  # fmt: skip
+        config = TrainConfig(
+            **{
+                **asdict(self.train_config),
+                "epochs": self.online.refresh_epochs,
+                "seed": self.refreshes + 1,
+            }
+        )
         self.model, self.report = fit(inputs, targets, config, model=self.model)
         self.refreshes += 1
         self.last_refresh = self.steps

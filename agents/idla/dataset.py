@@ -83,8 +83,11 @@ class SampleBuffer:
         width = 1 + 2 * self.spec.history + 2
         if not self.inputs:
             return np.empty((0, width), np.float32), np.empty(0, np.float32), np.empty((0, 2))
-        out = (np.concatenate(self.inputs), np.concatenate(self.targets),
-               np.concatenate(self.achieved))  # fmt: skip
+        out = (
+            np.concatenate(self.inputs),
+            np.concatenate(self.targets),
+            np.concatenate(self.achieved),
+        )
         return out if rows is None else (out[0][rows], out[1][rows], out[2][rows])
 
     def recent(self, periods: int, rng: np.random.Generator) -> np.ndarray:

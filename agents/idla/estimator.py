@@ -223,8 +223,9 @@ def fit(
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     warmup = config.epochs if config.target == "utility" else int(config.mse_warmup * config.epochs)
     model.train()
-    for epoch in tqdm(range(config.epochs), desc="train estimator", unit="epoch",
-                      disable=not progress):  # fmt: skip
+    for epoch in tqdm(
+        range(config.epochs), desc="train estimator", unit="epoch", disable=not progress
+    ):
         loss_fn = nn.MSELoss() if epoch < warmup else nn.L1Loss()
         perm = train[torch.randperm(len(train), generator=gen)]
         for batch in perm.split(config.batch_size):

@@ -142,23 +142,41 @@ def solve(
     if model.training:  # dropout or batch-norm estimators must not be sampled while searched
         model = frozen_model(model)
     act = active.numpy()
-    bounds = (None if lower is None else lower.double().numpy(),
-              None if upper is None else upper.double().numpy())  # fmt: skip
+    bounds = (
+        None if lower is None else lower.double().numpy(),
+        None if upper is None else upper.double().numpy(),
+    )
     with torch.no_grad():
         z_act = z.detach().float()[active]
         prefer = _prefer(act, x0)
         levels = full_levels(act, n_units) if full else np.arange(n_units + 1)
         table = np.full((*act.shape, n_units + 1), -np.inf)
-        table[..., levels] = _table(model, z_act, act, np.broadcast_to(levels / n_units,
-                                    (len(z_act), len(levels))), chunk_rows)  # fmt: skip
+        table[..., levels] = _table(
+            model,
+            z_act,
+            act,
+            np.broadcast_to(levels / n_units, (len(z_act), len(levels))),
+            chunk_rows,
+        )
         table = _bounded(table, np.arange(n_units + 1) / n_units, *bounds)
         coarse = best_levels(table, act, full=full, prefer=prefer * n_units).numpy()
         x = coarse / n_units
         centre = np.take_along_axis(table, coarse[..., None], axis=-1)[..., 0]
         lost = act.any(-1) & ~np.isfinite(np.where(act, centre, 0.0).sum(-1))
         if span > 0:
-            x = _refine(model, z_act, act, x, np.where(lost[:, None], 0.0, centre), prefer, span,
-                        fine, full, bounds, chunk_rows)  # fmt: skip
+            x = _refine(
+                model,
+                z_act,
+                act,
+                x,
+                np.where(lost[:, None], 0.0, centre),
+                prefer,
+                span,
+                fine,
+                full,
+                bounds,
+                chunk_rows,
+            )
         x[lost] = prefer[lost]  # bounds with no grid point: keep the preferred shares
     return torch.from_numpy(np.where(act, x, 0.0).astype(np.float32))
 
@@ -213,8 +231,9 @@ def _refine(
     x = coarse[..., None] + offsets * fine  # (B, S, 2 span + 1)
     moved = offsets != 0
     table = np.empty(x.shape)
-    table[..., moved] = _table(model, z_act, active, np.clip(x[active][:, moved], 0.0, 1.0),
-                               chunk_rows)  # fmt: skip
+    table[..., moved] = _table(
+        model, z_act, active, np.clip(x[active][:, moved], 0.0, 1.0), chunk_rows
+    )
     table[..., span] = centre
     low = fine - 1e-9 if full else -1e-9
     table = np.where((x >= low) & (x <= 1.0 + 1e-9), table, -np.inf)

@@ -62,8 +62,15 @@ def build_model(
     """A stable-baselines3 TD3 on ``env`` (its n_envs = the replay buffer's), Gaussian noise."""
     n_act = int(np.prod(env.action_space.shape or ()))
     noise = NormalActionNoise(np.zeros(n_act), np.full(n_act, config.noise_sigma))
-    model = TD3("MlpPolicy", env, action_noise=noise, seed=seed, device="cpu",
-                tensorboard_log=tensorboard_log, **config.sb3_kwargs())  # fmt: skip
+    model = TD3(
+        "MlpPolicy",
+        env,
+        action_noise=noise,
+        seed=seed,
+        device="cpu",
+        tensorboard_log=tensorboard_log,
+        **config.sb3_kwargs(),
+    )
     model.set_logger(Logger(folder=None, output_formats=[]))  # train() records; learn() replaces
     return model
 
@@ -185,9 +192,13 @@ class TD3Agent(Agent):
         model.n_envs = self.spec.n_cells
         buffer_class = model.replay_buffer_class or ReplayBuffer
         model.replay_buffer = buffer_class(
-            model.buffer_size, model.observation_space, model.action_space, device=model.device,
-            n_envs=self.spec.n_cells, **(model.replay_buffer_kwargs or {}),
-        )  # fmt: skip
+            model.buffer_size,
+            model.observation_space,
+            model.action_space,
+            device=model.device,
+            n_envs=self.spec.n_cells,
+            **(model.replay_buffer_kwargs or {}),
+        )
         model.set_logger(Logger(folder=None, output_formats=[]))
 
     # ------------------------------------------------------------------ interface

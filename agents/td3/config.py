@@ -81,8 +81,18 @@ class TD3Config(Validated):
 
     def sb3_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of stable-baselines3 ``TD3`` (without env, noise and seed)."""
-        names = ("learning_rate", "buffer_size", "learning_starts", "batch_size", "tau", "gamma",
-                 "train_freq", "gradient_steps", "policy_delay", "target_policy_noise",
-                 "target_noise_clip")  # fmt: skip
+        names = (
+            "learning_rate",
+            "buffer_size",
+            "learning_starts",
+            "batch_size",
+            "tau",
+            "gamma",
+            "train_freq",
+            "gradient_steps",
+            "policy_delay",
+            "target_policy_noise",
+            "target_noise_clip",
+        )
         kwargs: dict[str, Any] = {n: getattr(self, n) for n in names}
         return {**kwargs, "policy_kwargs": {"net_arch": list(self.net_arch)}}

@@ -52,8 +52,11 @@ def latest_checkpoint(out: str | Path) -> dict[str, Any] | None:
 def save_checkpoint(model: TD3, out: str | Path) -> dict[str, Any]:
     """Model, replay buffer and step count under ``out/checkpoints``; the pointer last."""
     folder, n = Path(out) / CHECKPOINTS, int(model.num_timesteps)
-    entry: dict[str, Any] = {"num_timesteps": n, "model": f"model_{n}.zip",
-                             "replay_buffer": f"buffer_{n}.pkl"}  # fmt: skip
+    entry: dict[str, Any] = {
+        "num_timesteps": n,
+        "model": f"model_{n}.zip",
+        "replay_buffer": f"buffer_{n}.pkl",
+    }
     save_model(model, folder / entry["model"])
     with atomic_write(folder / entry["replay_buffer"], "wb") as fh:
         model.save_replay_buffer(cast(io.BufferedIOBase, fh))
@@ -129,15 +132,20 @@ class _Evaluate(BaseCallback):
         agent = TD3Agent(model=self.model)  # type: ignore[arg-type]
         traj = run(SlicingEnv(self.config), agent, progress=False, seed=self.seed)
         cell = cell_reward(traj.stacked("r"), traj.stacked("active"))
-        row = {"timesteps": float(self.num_timesteps), "mean_utility": float(np.mean(traj.utility)),
-               "mean_cell_reward": float(cell.mean())}  # fmt: skip
+        row = {
+            "timesteps": float(self.num_timesteps),
+            "mean_utility": float(np.mean(traj.utility)),
+            "mean_cell_reward": float(cell.mean()),
+        }
         for key in ("mean_utility", "mean_cell_reward"):
             self.logger.record(f"eval/{key}", row[key])
         self.rows.append(row)
         with atomic_write(self.out / "evaluations.csv") as fh:
             fh.write("timesteps,mean_utility,mean_cell_reward\n")
-            fh.writelines(f"{int(r['timesteps'])},{r['mean_utility']:.6f},"
-                          f"{r['mean_cell_reward']:.6f}\n" for r in self.rows)  # fmt: skip
+            fh.writelines(
+                f"{int(r['timesteps'])},{r['mean_utility']:.6f},{r['mean_cell_reward']:.6f}\n"
+                for r in self.rows
+            )
         return row
 
 
@@ -170,8 +178,9 @@ def _start(s: TrainSettings, venv: ShareVecEnv) -> TD3:
             yaml.safe_dump(s.config.to_dict(), fh)
         return build_model(s.config, venv, s.seed, s.tensorboard)
     folder = s.out / CHECKPOINTS
-    model = TD3.load(folder / latest["model"], env=venv, device="cpu",
-                     tensorboard_log=s.tensorboard)  # fmt: skip
+    model = TD3.load(
+        folder / latest["model"], env=venv, device="cpu", tensorboard_log=s.tensorboard
+    )
     model.load_replay_buffer(folder / latest["replay_buffer"])
     model.set_random_seed(s.seed + model.num_timesteps)
     return model
@@ -191,15 +200,21 @@ def train_offline(s: TrainSettings) -> TD3:
     if s.tensorboard is None:
         model.set_logger(Logger(folder=None, output_formats=[]))
     eval_config = s.scenario.compressed(s.eval_periods)
-    callbacks = [_Checkpoints(s.out, s.checkpoint_every),
-                 _Evaluate(s.out, eval_config, s.eval_every, s.seed + 10_000)]  # fmt: skip
+    callbacks = [
+        _Checkpoints(s.out, s.checkpoint_every),
+        _Evaluate(s.out, eval_config, s.eval_every, s.seed + 10_000),
+    ]
     if s.progress:
         callbacks.append(_Progress(s.steps))
     remaining = s.steps - model.num_timesteps
     try:
         if remaining > 0:  # with reset_num_timesteps=False SB3 adds num_timesteps itself
-            model.learn(remaining, callback=CallbackList(callbacks), tb_log_name="td3",
-                        reset_num_timesteps=not s.resume)  # fmt: skip
+            model.learn(
+                remaining,
+                callback=CallbackList(callbacks),
+                tb_log_name="td3",
+                reset_num_timesteps=not s.resume,
+            )
     finally:  # also on Ctrl-C: the next --resume continues from here
         save_checkpoint(model, s.out)
     save_model(model, s.out / MODEL_FILE)

@@ -89,8 +89,11 @@ class Job:
 
     def fingerprint(self) -> dict[str, Any]:
         """What makes the run's results (not how it shows progress or writes CSV)."""
-        return json.loads(json.dumps({k: v for k, v in asdict(self).items()
-                                      if k not in ("progress", "csv")}, default=str))  # fmt: skip
+        return json.loads(
+            json.dumps(
+                {k: v for k, v in asdict(self).items() if k not in ("progress", "csv")}, default=str
+            )
+        )
 
     def finished(self) -> bool:
         """Whether the run is done with these very settings.
@@ -333,11 +336,23 @@ def bench(
     out = Path(out)
 
     def job(spec: str, seed: int, folder: str, **kw: Any) -> Job:
-        return Job(scenario, extra, spec, seed, str(out / folder), settings[spec], csv,
-                   progress=progress and workers <= 1, **kw)  # fmt: skip
+        return Job(
+            scenario,
+            extra,
+            spec,
+            seed,
+            str(out / folder),
+            settings[spec],
+            csv,
+            progress=progress and workers <= 1,
+            **kw,
+        )
 
-    jobs = [job(spec, seed, f"runs/{agent_label(spec)}-s{seed}") for seed in range(seeds)
-            for spec in agents]  # fmt: skip
+    jobs = [
+        job(spec, seed, f"runs/{agent_label(spec)}-s{seed}")
+        for seed in range(seeds)
+        for spec in agents
+    ]
     transfer: dict[str, Any] = {}
     pretrain_jobs: list[Job] = []
     if pretrain_scenario is not None:
@@ -380,10 +395,23 @@ def bench(
     first.sort(key=lambda j: "sim-oracle" not in j.agent)  # the longest runs start first
     result.ran = execute(first, executor, workers, address, progress)
     result.ran += execute([j for j in jobs if j.load_from], executor, workers, address, progress)
-    meta = run_meta(scenario, extra, quick, executor, oracle_draws, oracle_every, agents,
-                    settings, transfer=transfer)  # fmt: skip
+    meta = run_meta(
+        scenario,
+        extra,
+        quick,
+        executor,
+        oracle_draws,
+        oracle_every,
+        agents,
+        settings,
+        transfer=transfer,
+    )
     result.report, numbers = write_report(out, config, jobs, meta)
     with atomic_write(out / "bench.json") as fh:
-        json.dump({**meta, "jobs": [asdict(j) for j in jobs], "ran": result.ran, **numbers},
-                  fh, indent=2, default=str)  # fmt: skip
+        json.dump(
+            {**meta, "jobs": [asdict(j) for j in jobs], "ran": result.ran, **numbers},
+            fh,
+            indent=2,
+            default=str,
+        )
     return result

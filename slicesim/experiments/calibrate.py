@@ -85,8 +85,11 @@ def radio_calibration(
     }
     for name in [reference] if reference else sorted(REFERENCES):
         curves = reference_curves(name)
-        ref = {m: dict(zip(("p5", "p50", "p95"), percentiles(curves[m], _AT), strict=True))
-               for m in METRICS if m in curves}  # fmt: skip
+        ref = {
+            m: dict(zip(("p5", "p50", "p95"), percentiles(curves[m], _AT), strict=True))
+            for m in METRICS
+            if m in curves
+        }
         diff = {m: {k: result[m][k] - v for k, v in vals.items()} for m, vals in ref.items()}
         result["references"][name] = {"title": curves["title"], "source": curves["source"], **ref}
         result["difference_db"][name] = diff
@@ -102,8 +105,10 @@ def calibration_table(result: dict[str, Any]) -> str:
     lines = [head, "|---" * (len(METRICS) + 1) + "|"]
 
     def row(label: str, stats: dict[str, Any]) -> str:
-        cells = [" / ".join(f"{stats[m][k]:.1f}" for k in ("p5", "p50", "p95")) if m in stats
-                 else "-" for m in METRICS]  # fmt: skip
+        cells = [
+            " / ".join(f"{stats[m][k]:.1f}" for k in ("p5", "p50", "p95")) if m in stats else "-"
+            for m in METRICS
+        ]
         return f"| {label} | " + " | ".join(cells) + " |"
 
     label = f"slicesim {result['scenario']} ({result['radio_model']}, {result['drops']} drops)"
@@ -143,8 +148,13 @@ def plot_calibration(result: dict[str, Any], path: str | Path) -> None:
         for name in result["references"]:
             curves = reference_curves(name)
             if metric in curves:
-                ax.plot(curves[metric]["values"], curves[metric]["percentiles"], "--",
-                        color=colours[name], label=name)  # fmt: skip
+                ax.plot(
+                    curves[metric]["values"],
+                    curves[metric]["percentiles"],
+                    "--",
+                    color=colours[name],
+                    label=name,
+                )
         ax.set_xlabel(_LABELS[metric])
         ax.set_ylabel("CDF (%)")
         ax.grid(alpha=0.3)

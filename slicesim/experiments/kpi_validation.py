@@ -104,15 +104,25 @@ def _load_case(
         part = slice(lo, min(lo + chunk, draws))
         capture: list[Traffic] = []
         for i, (name, model_net) in enumerate(nets.items()):
-            replay = model_net.replay(xs, states=states[part], frozen_util=frozen[part],
-                                      capture=capture if i == 0 else None)  # fmt: skip
+            replay = model_net.replay(
+                xs,
+                states=states[part],
+                frozen_util=frozen[part],
+                capture=capture if i == 0 else None,
+            )
             parts[name].append({**replay.kpis, "r": replay.r})
         ref = simulate_tti(config, capture, xs)
-        r = qos(ref["thr_mbps"], ref["delay_ms"], config.thr_need_mbps, config.delay_need_ms,
-                ref["served"])  # fmt: skip
+        r = qos(
+            ref["thr_mbps"],
+            ref["delay_ms"],
+            config.thr_need_mbps,
+            config.delay_need_ms,
+            ref["served"],
+        )
         parts[_REF].append({**ref, "r": np.where(replay.active, r, 1.0)})
-    joined = {name: {k: np.concatenate([p[k] for p in ps]) for k in ps[0]}
-              for name, ps in parts.items()}  # fmt: skip
+    joined = {
+        name: {k: np.concatenate([p[k] for p in ps]) for k in ps[0]} for name, ps in parts.items()
+    }
     return joined, loads
 
 
@@ -129,8 +139,9 @@ def _stats(kpis: dict[str, np.ndarray], s: int) -> dict[str, list[float | None]]
         out["r"].append(float(r.mean()))
         out["p_r1"].append(p_satisfied(r))
         out["thr_mbps"].append(mean_where(kpis["thr_mbps"][:, lev, :, s], served))
-        out["delay_ms"].append(mean_where(kpis["delay_ms"][:, lev, :, s],
-                                          kpis["demand_mbps"][:, lev, :, s] > 0))  # fmt: skip
+        out["delay_ms"].append(
+            mean_where(kpis["delay_ms"][:, lev, :, s], kpis["demand_mbps"][:, lev, :, s] > 0)
+        )
     return out
 
 
@@ -195,9 +206,14 @@ def validate_kpis(
         config = base.replace({"traffic.load_scale": load})
         kpis, cell_loads = _load_case(config, models, levels, draws, period, seed, chunk)
         active = Network(config, seed=seed).active_mask(period).any(axis=0)
-        slices = [{"slice_id": config.slice_ids[s], _REF: _stats(kpis[_REF], s),
-                   "flow": {n: _stats(kpis[n], s) for n in names}}
-                  for s in map(int, np.flatnonzero(active))]  # fmt: skip
+        slices = [
+            {
+                "slice_id": config.slice_ids[s],
+                _REF: _stats(kpis[_REF], s),
+                "flow": {n: _stats(kpis[n], s) for n in names},
+            }
+            for s in map(int, np.flatnonzero(active))
+        ]
         cases.append({"load": load, "frozen_cell_util": cell_loads.tolist(), "slices": slices})
         if progress is not None:
             progress(f"load {load}: {time.perf_counter() - start:.0f} s")
@@ -253,8 +269,9 @@ def kpi_table(result: Mapping[str, Any]) -> str:
     ]
     for name, err in result["errors"].items():
         per = err["per_load"]
-        cells = [f"{per[x]['max_abs_r_error']:.3f} / {per[x]['max_abs_p_r1_error']:.3f}"
-                 for x in loads]  # fmt: skip
+        cells = [
+            f"{per[x]['max_abs_r_error']:.3f} / {per[x]['max_abs_p_r1_error']:.3f}" for x in loads
+        ]
         total = f"{err['max_abs_r_error']:.3f} / {err['max_abs_p_r1_error']:.3f}"
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {total} |")
     return "\n".join(lines)
@@ -274,10 +291,20 @@ def plot_validation(result: Mapping[str, Any], path: str | Path) -> Path:
     for ax, case in zip(axes[0], cases, strict=True):
         for i, sl in enumerate(case["slices"]):
             colour = f"C{i}"
-            ax.plot(result["levels"], sl[_REF]["r"], "-", color=colour,
-                    label=f"slice {sl['slice_id']}: TTI reference")  # fmt: skip
-            ax.plot(result["levels"], sl["flow"][model]["r"], "--", color=colour,
-                    label=f"slice {sl['slice_id']}: {model}")  # fmt: skip
+            ax.plot(
+                result["levels"],
+                sl[_REF]["r"],
+                "-",
+                color=colour,
+                label=f"slice {sl['slice_id']}: TTI reference",
+            )
+            ax.plot(
+                result["levels"],
+                sl["flow"][model]["r"],
+                "--",
+                color=colour,
+                label=f"slice {sl['slice_id']}: {model}",
+            )
             if "legacy" in sl["flow"] and model != "legacy":
                 ax.plot(result["levels"], sl["flow"]["legacy"]["r"], ":", color=colour, lw=1)
         ax.set_title(f"load x{case['load']:g}")
@@ -286,8 +313,11 @@ def plot_validation(result: Mapping[str, Any], path: str | Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("mean r")
     axes[0, -1].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"{result['scenario']}, period {result['period']}: flow-level KPIs (dashed; "
-                 "legacy dotted) against the TTI reference (solid)", fontsize=9)  # fmt: skip
+    fig.suptitle(
+        f"{result['scenario']}, period {result['period']}: flow-level KPIs (dashed; "
+        "legacy dotted) against the TTI reference (solid)",
+        fontsize=9,
+    )
     fig.tight_layout()
     path = Path(path)
     with atomic_write(path, "wb") as fh:

@@ -134,8 +134,11 @@ def summarise(runs: dict[str, dict[int, dict[str, Any]]]) -> dict[str, Any]:
             for name in ("decision_ms", "recovery_periods", "converged_p_r1"):
                 values = [per_seed[s][key][name] for s in seeds if key in per_seed[s]]
                 entry[name] = estimate([np.nan if v is None else v for v in values])
-            recovered = [per_seed[s][key]["recovery_periods"] is not None for s in seeds
-                         if key in per_seed[s]]  # fmt: skip
+            recovered = [
+                per_seed[s][key]["recovery_periods"] is not None
+                for s in seeds
+                if key in per_seed[s]
+            ]
             entry["recovered"] = f"{sum(recovered)}/{len(recovered)}"
             entry["learn_s"] = estimate([per_seed[s]["learn_s"] for s in seeds])
             entry["learned"] = all(per_seed[s]["stats"].get("learned", True) for s in seeds)
@@ -187,8 +190,11 @@ def fig2_masks(config: ScenarioConfig, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3))
     for s, sl in enumerate(config.slices):
         ax.plot(masks[:, s], label=f"slice {sl.id} ({sl.profile})")
-    ax.set(xlabel=f"period ({config.sim.period_s / 60:g} min)", ylabel="traffic mask",
-           title=f"Traffic masks, first {len(masks)} periods")  # fmt: skip
+    ax.set(
+        xlabel=f"period ({config.sim.period_s / 60:g} min)",
+        ylabel="traffic mask",
+        title=f"Traffic masks, first {len(masks)} periods",
+    )
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     _save(fig, path)
@@ -203,8 +209,11 @@ def fig3_mae(errors: np.ndarray | None, target: str, path: Path) -> None:
         ax.hist(errors, bins=50)
         what = "r" if target == "r" else "E[log(1 + r)] / log 2"
         paper = " (paper 0.0639)" if target == "r" else ""
-        ax.set(xlabel=f"absolute error of {what} (test split)", ylabel="samples",
-               title=f"QoS estimator MAE {errors.mean():.4f}{paper}")  # fmt: skip
+        ax.set(
+            xlabel=f"absolute error of {what} (test split)",
+            ylabel="samples",
+            title=f"QoS estimator MAE {errors.mean():.4f}{paper}",
+        )
     fig.tight_layout()
     _save(fig, path)
 
@@ -267,15 +276,24 @@ def fig_transfer(summary: dict[str, Any], transfer: dict[str, Any], path: Path) 
         shown = [n for n in names if key in summary.get(n, {})]
         est = [summary[n][key]["all"]["gap_closed"] for n in shown]
         pos = np.arange(len(shown))
-        ax.bar(pos, [e.mean for e in est], yerr=np.nan_to_num([e.half_width for e in est]),
-               color=["tab:blue" if "(" not in n else "tab:orange" if "frozen" in n
-                      else "tab:green" for n in shown], capsize=3)  # fmt: skip
+        ax.bar(
+            pos,
+            [e.mean for e in est],
+            yerr=np.nan_to_num([e.half_width for e in est]),
+            color=[
+                "tab:blue" if "(" not in n else "tab:orange" if "frozen" in n else "tab:green"
+                for n in shown
+            ],
+            capsize=3,
+        )
         ax.set_xticks(pos, shown, rotation=35, ha="right", fontsize=7)
         ax.axhline(0.0, color="k", lw=0.6)
         ax.axhline(1.0, color="grey", lw=0.6, ls="--")
         ax.set(title=f"slices {key}", ylabel="gap closed (0 = equal, 1 = sim-oracle)")
-    fig.suptitle(f"Trained here (blue) vs pretrained on {transfer['from']}: frozen (orange), "
-                 "online (green)", fontsize=9)  # fmt: skip
+    fig.suptitle(
+        f"Trained here (blue) vs pretrained on {transfer['from']}: frozen (orange), online (green)",
+        fontsize=9,
+    )
     fig.tight_layout()
     _save(fig, path)
 
@@ -382,8 +400,10 @@ def _findings(summary: dict[str, Any]) -> list[str]:
                 diff = c["diff_vs_equal"]
                 below = diff.n > 1 and diff.high < 0
                 verdict = "beats" if diff.above_zero() else "is below" if below else "ties"
-                parts.append(f"{subset}: {verdict} equal shares (ΔU {diff.text()}, gap closed "
-                             f"{c['gap_closed'].text()})")  # fmt: skip
+                parts.append(
+                    f"{subset}: {verdict} equal shares (ΔU {diff.text()}, gap closed "
+                    f"{c['gap_closed'].text()})"
+                )
             out.append(f"- **{agent}**, slices {key}: " + "; ".join(parts) + ".")
     return out
 

@@ -113,8 +113,9 @@ def sweep(
             for seed in range(seeds)
             for spec in agents
         ]
-        meta = run_meta(scenario, point, quick, executor, oracle_draws, oracle_every, agents,
-                        settings)  # fmt: skip
+        meta = run_meta(
+            scenario, point, quick, executor, oracle_draws, oracle_every, agents, settings
+        )
         planned.append((point, config, folder, jobs, meta))
     result = SweepResult(out, points)
     all_jobs = [job for _, _, _, jobs, _ in planned for job in jobs]
@@ -148,10 +149,19 @@ def _rows(point: dict[str, Any], per_run: dict[str, dict[int, Any]]) -> list[dic
                     u_floor = floor[seed][key]["all"]["mean_utility"]
                     width = bound[seed][key]["all"]["mean_utility"] - u_floor
                     gap = (u - u_floor) / width if width > 1e-9 else float("nan")
-                rows.append({**point, "agent": agent, "seed": int(seed), "slices": key,
-                             "mean_utility": u, "mean_r": m["all"]["mean_r"],
-                             "p_r1": m["all"]["p_r1"], "gap_closed": gap,
-                             "decision_ms": m["decision_ms"]})  # fmt: skip
+                rows.append(
+                    {
+                        **point,
+                        "agent": agent,
+                        "seed": int(seed),
+                        "slices": key,
+                        "mean_utility": u,
+                        "mean_r": m["all"]["mean_r"],
+                        "p_r1": m["all"]["p_r1"],
+                        "gap_closed": gap,
+                        "decision_ms": m["decision_ms"],
+                    }
+                )
     return rows
 
 
@@ -166,8 +176,9 @@ def _cells(point: dict[str, Any], summary: dict[str, Any]) -> list[dict[str, Any
         for key, e in per.items():
             estimates = {m: Estimate(**_est(e["all"][m])) for m in metrics}
             out.append({**point, "agent": agent, "slices": key, **estimates})
-    no_gap = {c["slices"] for c in out
-              if c["agent"] == YARDSTICK and not c["diff_vs_equal"].above_zero()}  # fmt: skip
+    no_gap = {
+        c["slices"] for c in out if c["agent"] == YARDSTICK and not c["diff_vs_equal"].above_zero()
+    }
     for c in out:
         if c["slices"] in no_gap:
             c["gap_closed"] = Estimate(float("nan"), float("nan"), c["gap_closed"].n)
@@ -210,10 +221,12 @@ def _figure(cells: list[dict[str, Any]], keys: list[str], path: Path) -> None:
                     continue
                 mean = np.array([c[metric].mean for c in points])
                 half = np.nan_to_num(np.array([c[metric].half_width for c in points]))
-                axes[row, col].plot(pos, mean, marker="o", lw=1.2, label=label,
-                                    color=colours[label])  # fmt: skip
-                axes[row, col].fill_between(pos, mean - half, mean + half, alpha=0.2,
-                                            color=colours[label])  # fmt: skip
+                axes[row, col].plot(
+                    pos, mean, marker="o", lw=1.2, label=label, color=colours[label]
+                )
+                axes[row, col].fill_between(
+                    pos, mean - half, mean + half, alpha=0.2, color=colours[label]
+                )
         axes[0, col].set(title=f"slices {key}", ylabel="P(r = 1)")
         low, high = axes[1, col].get_ylim()  # a tiny gap makes huge ratios: show [-4, 2]
         axes[1, col].set_ylim(max(low, GAP_AXIS[0]), min(high, GAP_AXIS[1]))
@@ -250,8 +263,10 @@ def _where(key: str, results: list[tuple[Any, bool]]) -> str:
         return f"beats equal shares at every {key}."
     after = [x for x, beats in results if not beats and _order(x) > _order(good[0])]
     stop = f"; it stops at {key} = {after[0]}" if after else ""
-    return (f"beats equal shares at {key} = {', '.join(map(str, good))}, not at "
-            f"{', '.join(map(str, bad))}{stop}.")  # fmt: skip
+    return (
+        f"beats equal shares at {key} = {', '.join(map(str, good))}, not at "
+        f"{', '.join(map(str, bad))}{stop}."
+    )
 
 
 def _report(
@@ -268,8 +283,12 @@ def _report(
         "",
     ]
     for key in dict.fromkeys(k[0] for k in lines):
-        text += [f"## Slices {key}", "", f"| {' | '.join(keys)} | agent | P(r = 1) | ΔU vs equal "
-                 "| gap closed | beats equal |", "|" + "---|" * (len(keys) + 5)]  # fmt: skip
+        text += [
+            f"## Slices {key}",
+            "",
+            f"| {' | '.join(keys)} | agent | P(r = 1) | ΔU vs equal | gap closed | beats equal |",
+            "|" + "---|" * (len(keys) + 5),
+        ]
         verdicts = []
         for (s, agent, other), points in lines.items():
             if s != key:

@@ -53,9 +53,13 @@ class Network:
         self.n_prb = radio.n_prb
         self._tx_mw = 10 ** ((radio.tx_power_dbm - 10 * math.log10(radio.n_prb)) / 10)
         self._noise_mw = 10 ** (
-            (radio.noise_density_dbm_hz + 10 * math.log10(radio.prb_bandwidth_hz)
-             + radio.noise_figure_db) / 10
-        )  # fmt: skip
+            (
+                radio.noise_density_dbm_hz
+                + 10 * math.log10(radio.prb_bandwidth_hz)
+                + radio.noise_figure_db
+            )
+            / 10
+        )
         self.link = LINK_MODELS[radio.link](radio)
         self.masks = TrafficMasks(config, self.seed)
         sl = config.slices
@@ -309,10 +313,16 @@ class Network:
         finally:
             self.set_state(saved)
         kpis = window.sums.kpis(self.config.sim.window_s, self.n_prb)
-        r = qos(kpis["thr_mbps"], kpis["delay_ms"], self.thr_need_mbps, self.delay_need_ms,
-                kpis["served"])  # fmt: skip
-        return Replay(x=xs, active=active, r=np.where(active, r, 1.0), kpis=kpis,
-                      cell_util=window.cell_util)  # fmt: skip
+        r = qos(
+            kpis["thr_mbps"],
+            kpis["delay_ms"],
+            self.thr_need_mbps,
+            self.delay_need_ms,
+            kpis["served"],
+        )
+        return Replay(
+            x=xs, active=active, r=np.where(active, r, 1.0), kpis=kpis, cell_util=window.cell_util
+        )
 
 
 @dataclass(frozen=True)

@@ -209,8 +209,11 @@ def _kpis(
     vol, time_s = per_group(q.vol), per_group(q.ttis) * tti_s
     vol_all, time_all = per_group(q.vol_all), per_group(q.ttis_all) * tti_s
     served = vol_all > 0
-    thr = np.where(time_s > 0, vol / np.where(time_s > 0, time_s, 1.0),
-                   vol_all / np.where(served, time_all, 1.0))  # fmt: skip
+    thr = np.where(
+        time_s > 0,
+        vol / np.where(time_s > 0, time_s, 1.0),
+        vol_all / np.where(served, time_all, 1.0),
+    )
     m, n_users = len(q.burst_user), len(q.queue) // q.copies
     burst_copy_user = (np.arange(q.copies)[:, None] * n_users + q.burst_user).ravel()
     arrive = np.tile(q.burst_s, q.copies)
@@ -241,8 +244,9 @@ def _shared_kpis(traffic: Sequence[Traffic], shape: tuple[int, ...]) -> dict[str
         dt = np.minimum(t.epoch_s, t.window_s - starts)[:, None]
         on = (t.present * dt).sum(axis=0)
         user_s = np.bincount(t.group, weights=on, minlength=n_groups)
-        cqi_s = np.bincount(t.group, weights=(t.cqi * t.present * dt).sum(axis=0),
-                            minlength=n_groups)  # fmt: skip
+        cqi_s = np.bincount(
+            t.group, weights=(t.cqi * t.present * dt).sum(axis=0), minlength=n_groups
+        )
         users.append(user_s / t.window_s)
         cqi.append(np.where(user_s > 0, cqi_s / np.where(user_s > 0, user_s, 1.0), 0.0))
     out = {}

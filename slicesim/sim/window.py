@@ -328,9 +328,11 @@ class _Epochs:
         rows = [d.n for d in draws]
         frozen = self.inputs.frozen is not None
         group = _joined([d.group[:n] for d, n in zip(draws, rows, strict=True)])
-        base = group if len(draws) == 1 else _joined(
-            [d.group[:n] + d.base for d, n in zip(draws, rows, strict=True)]
-        )  # fmt: skip
+        base = (
+            group
+            if len(draws) == 1
+            else _joined([d.group[:n] + d.base for d, n in zip(draws, rows, strict=True)])
+        )
         exact = world.kpi_model.exact
         # with frozen loads every copy sees the same interference: one row
         loads = [util[k, :1] if frozen else util[k] for k in range(len(draws))]
@@ -355,8 +357,9 @@ class _Epochs:
         users = self.users(t, util)
         result = epoch_step(world, users, self.budget)
         if self.recorder is not None:
-            self.recorder.epoch([d.n for d in draws], users.present, result.prb_bps[0],
-                                result.cqi[0], users.counts)  # fmt: skip
+            self.recorder.epoch(
+                [d.n for d in draws], users.present, result.prb_bps[0], result.cqi[0], users.counts
+            )
         lo = 0
         for d in draws:
             d.backlog[:, : d.n] = result.backlog[:, lo : lo + d.n]
