@@ -36,7 +36,7 @@ from agents.idla.search import solve
 from agents.idla.solver import LagrangianSolver
 from slicesim import Network, load_scenario
 from slicesim.envs import make_env
-from slicesim.experiments.report import busy_periods
+from slicesim.experiments.metrics import busy_periods
 from slicesim.sim import equal_split
 
 

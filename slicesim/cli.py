@@ -51,6 +51,23 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_options(args: argparse.Namespace) -> Any:
+    """The ``RunOptions`` of ``bench`` and ``sweep``: their shared flags."""
+    from slicesim.experiments.jobs import RunOptions
+
+    return RunOptions(
+        quick=args.quick,
+        periods=args.periods,
+        executor=args.executor,
+        address=args.address,
+        workers=args.workers,
+        oracle_draws=args.oracle_draws,
+        oracle_every=args.oracle_every,
+        csv=getattr(args, "csv", False),
+        progress=not args.quiet,
+    )
+
+
 def _bench(args: argparse.Namespace) -> int:
     from slicesim.experiments.bench import bench
 
@@ -61,16 +78,8 @@ def _bench(args: argparse.Namespace) -> int:
         agents,
         args.seeds,
         args.out,
-        quick=args.quick,
-        executor=args.executor,
-        address=args.address,
-        workers=args.workers,
+        _run_options(args),
         overrides=_overrides(args.set, "bench"),
-        oracle_draws=args.oracle_draws,
-        oracle_every=args.oracle_every,
-        csv=args.csv,
-        progress=not args.quiet,
-        periods=args.periods,
         pretrain_scenario=args.pretrain_scenario,
     )
     print(f"ran {len(result.ran)} runs, kept {len(result.skipped)} finished ones")
@@ -155,21 +164,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     check_output_dir(args.out)
     agents = [a for a in args.agents.split(",") if a] + list(args.agent or [])
-    result = sweep(
-        args.scenario,
-        parse_sets(args.set),
-        agents,
-        args.seeds,
-        args.out,
-        quick=args.quick,
-        periods=args.periods,
-        executor=args.executor,
-        address=args.address,
-        workers=args.workers,
-        oracle_draws=args.oracle_draws,
-        oracle_every=args.oracle_every,
-        progress=not args.quiet,
-    )
+    result = sweep(args.scenario, parse_sets(args.set), agents, args.seeds, args.out,
+                   _run_options(args))  # fmt: skip
     print(
         f"{len(result.points)} points, ran {len(result.ran)} runs; wrote "
         f"{Path(args.out) / 'sweep.csv'}, sweep.png and report.md"

@@ -45,19 +45,26 @@ def test_bench_reads_every_agent_against_the_yardsticks(tmp_path):
         assert f"### Slices {key}: busy hours (top quarter of demand)" in report
     assert "| equal | " in report and "| floor |" in report and "yardstick" in report
     assert "| HalfFirst | " in report and "seeds [0, 1]" in report
+    # the recovery table sets each learner beside the paper's figure its class declares, if any
+    recovery = {line.split(" | ")[0] + " | " + line.split(" | ")[1]: line
+                for line in report.splitlines() if line.startswith(("| idla |", "| HalfFirst |"))
+                and "seeds) |" in line}  # fmt: skip
+    assert recovery["| idla | [1, 2, 3, 4]"].endswith("| 0.629 |")
+    assert recovery["| HalfFirst | [1, 2, 3, 4]"].endswith("|  |")
     numbers = json.loads((tmp_path / "bench.json").read_text())
     per_seed = numbers["per_run"]["traffic"]
     assert set(per_seed) == {"0", "1"}
     # the gap closed is the ratio of the seeds' mean differences against the two yardsticks
     runs = numbers["per_run"]
-    mean_u = {a: np.mean([runs[a][s]["[1, 2, 3, 4]"]["all"]["mean_utility"] for s in ("0", "1")])
+    mean_u = {a: np.mean([runs[a][s]["sets"]["[1, 2, 3, 4]"]["all"]["mean_utility"] for s in ("0", "1")])
               for a in ("traffic", "equal", "sim-oracle")}  # fmt: skip
     gap = numbers["summary"]["traffic"]["[1, 2, 3, 4]"]["all"]["gap_closed"]["mean"]
     expected = (mean_u["traffic"] - mean_u["equal"]) / (mean_u["sim-oracle"] - mean_u["equal"])
     assert gap == pytest.approx(expected)
-    u = [per_seed[s]["[1, 2, 3, 4]"]["all"]["mean_utility"] for s in ("0", "1")]
+    u = [per_seed[s]["sets"]["[1, 2, 3, 4]"]["all"]["mean_utility"] for s in ("0", "1")]
     floor = [
-        numbers["per_run"]["equal"][s]["[1, 2, 3, 4]"]["all"]["mean_utility"] for s in ("0", "1")
+        numbers["per_run"]["equal"][s]["sets"]["[1, 2, 3, 4]"]["all"]["mean_utility"]
+        for s in ("0", "1")
     ]
     diff = numbers["summary"]["traffic"]["[1, 2, 3, 4]"]["all"]["diff_vs_equal"]
     assert diff["mean"] == pytest.approx(np.mean(u) - np.mean(floor))
@@ -71,7 +78,7 @@ def test_oracle_every_scores_every_agent_on_the_same_periods(tmp_path):
           oracle_every=3, progress=False, workers=1)  # fmt: skip
     numbers = json.loads((tmp_path / "bench.json").read_text())
     sets = [
-        numbers["per_run"][a]["0"]["[1, 2, 3, 4]"]["all"]["periods"]
+        numbers["per_run"][a]["0"]["sets"]["[1, 2, 3, 4]"]["all"]["periods"]
         for a in ("equal", "sim-oracle")
     ]
     assert sets == [3, 3]  # H2 = [20, 30): periods 21, 24, 27

@@ -14,6 +14,9 @@ from slicesim.cli import main
 from slicesim.config import ConfigError, load_scenario
 from slicesim.envs import make_env
 from slicesim.experiments.bench import bench
+from slicesim.experiments.metrics import SetSummary, SubsetSummary, verdict
+from slicesim.experiments.report import BenchNumbers
+from slicesim.experiments.stats import Estimate
 from slicesim.experiments.sweep import COLUMNS, _cells, parse_sets, sweep
 from slicesim.typed_config import to_dict
 
@@ -43,9 +46,8 @@ def test_sweep_grid_rows_figure_and_resume(tmp_path):
     # the report's row of one point says what its estimates say
     cell = next(c for c in result.cells if c["agent"] == "traffic" and c["slices"] == "[1, 2, 4]"
                 and c["traffic.load_scale"] == 1.5 and c["slices.1.thr_mbps"] == 2.0)  # fmt: skip
-    verdict = "yes" if cell["diff_vs_equal"].above_zero() else "no"
     row = (f"| 1.5 | 2.0 | traffic | {cell['p_r1'].text(3)} | {cell['diff_vs_equal'].text()} | "
-           f"{cell['gap_closed'].text()} | {verdict} |")  # fmt: skip
+           f"{cell['gap_closed'].text()} | {verdict(cell['diff_vs_equal'])} |")  # fmt: skip
     assert row in (tmp_path / "report.md").read_text()
     again = sweep("small", sets, ["equal", "traffic"], 2, tmp_path, periods=SHORT, progress=False)
     assert again.ran == []  # every finished run is kept
@@ -54,18 +56,23 @@ def test_sweep_grid_rows_figure_and_resume(tmp_path):
 @pytest.mark.parametrize(("oracle_gain", "defined"), [(0.01, False), (0.5, True)])
 def test_gap_closed_is_na_where_the_oracle_ties_equal(oracle_gain, defined):
     def est(mean, half=0.05):
-        return {"mean": mean, "ci95": half, "n": 3}
+        return Estimate(mean, half, 3)
 
     def entry(gain, gap):
-        return {"[1, 2, 4]": {"all": {"p_r1": est(0.9), "gap_closed": est(gap, 40.0),
-                                      "diff_vs_equal": est(gain)}}}  # fmt: skip
+        part = SubsetSummary(mean_utility=est(20.0), mean_r=est(0.9), p_r1=est(0.9),
+                             diff_vs_equal=est(gain), gap_closed=est(gap, 40.0))  # fmt: skip
+        return {"[1, 2, 4]": SetSummary(all=part, busy=part, decision_ms=est(1.0),
+                                        recovery_periods=est(0.0), converged_p_r1=est(0.9),
+                                        recovered="3/3", learn_s=est(0.0), learned=True)}  # fmt: skip
 
-    summary = {"equal": entry(0.0, 0.0), "sim-oracle": entry(oracle_gain, 1.0),
-               "idla": entry(0.0, -17.0)}  # fmt: skip
-    cells = {c["agent"]: c for c in _cells({"traffic.load_scale": 0.5}, summary)}
+    numbers = BenchNumbers(per_run={}, floor="equal", yardstick="sim-oracle",
+                           summary={"equal": entry(0.0, 0.0), "sim-oracle": entry(oracle_gain, 1.0),
+                                    "idla": entry(0.0, -17.0)})  # fmt: skip
+    cells = {c["agent"]: c for c in _cells({"traffic.load_scale": 0.5}, numbers)}
     # With no gap to close (the oracle's interval reaches 0), the ratio is n/a, not -17 ± 40.
     assert (cells["idla"]["gap_closed"].text() != "n/a") == defined
     assert cells["idla"]["p_r1"].mean == 0.9
+    assert cells["equal"]["floor"] and not cells["idla"]["floor"]
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ __all__ = [
     "agent_class",
     "agent_config",
     "agent_label",
+    "agent_paper_p_r1",
     "agent_role",
     "load_object",
     "make_agent",
@@ -185,3 +186,9 @@ def transfer_modes(spec: str) -> list[str]:
 def agent_role(spec: str) -> str:
     """The agent's declared ``role`` (``agents.base.Agent.role``): ``controller`` by default."""
     return str(getattr(agent_class(spec), "role", "controller"))
+
+
+def agent_paper_p_r1(spec: str) -> dict[str, float]:
+    """The paper's P(r = 1) per slice set for the agent's method (``agents.base.Agent.paper_p_r1``),
+    empty if the paper reports none."""
+    return {str(k): float(v) for k, v in dict(getattr(agent_class(spec), "paper_p_r1", {})).items()}

@@ -28,16 +28,11 @@ from typing import Any
 import numpy as np
 
 from slicesim.config import ConfigError
-from slicesim.experiments.bench import (
-    Job,
-    agent_settings,
-    check_options,
-    execute,
-    run_meta,
-    scenario_overrides,
-)
+from slicesim.experiments.bench import agent_settings, check_options, run_meta, scenario_overrides
+from slicesim.experiments.jobs import Job, RunOptions, execute
+from slicesim.experiments.metrics import verdict
 from slicesim.experiments.registry import agent_label
-from slicesim.experiments.report import FLOOR, YARDSTICK, write_report
+from slicesim.experiments.report import BenchNumbers, write_report
 from slicesim.experiments.stats import Estimate
 from slicesim.io import atomic_write, write_csv
 from slicesim.typed_config import parse_sets
@@ -73,22 +68,26 @@ def sweep(
     agents: Sequence[str],
     seeds: int,
     out: str | Path,
-    quick: bool = False,
-    periods: int | None = None,
-    executor: str = "local",
-    address: str | None = None,
-    workers: int = 2,
-    oracle_draws: int = 6,
-    oracle_every: int = 1,
-    progress: bool = True,
+    options: RunOptions | None = None,
+    **option_fields: Any,
 ) -> SweepResult:
     """Run the grid (module docstring) and write ``sweep.csv``, ``sweep.png`` and ``report.md``.
+
+    Args:
+        scenario: a shipped scenario or a YAML path.
+        sets: per ``--set`` key (a scenario field or ``agent.<name>.<field>``) its values.
+        agents, seeds, out: as :func:`~slicesim.experiments.bench.bench`.
+        options: how to run (:class:`~slicesim.experiments.jobs.RunOptions`, as for a bench;
+            ``csv`` is ignored); or give its fields as keywords.
 
     Raises:
         ConfigError, ValueError: a bad option, key, value or index - before any run starts.
     """
     if not sets:
         raise ConfigError("sweep needs at least one --set KEY=V1,V2,...")
+    opts = options or RunOptions(**option_fields)
+    quick, periods, executor = opts.quick, opts.periods, opts.executor
+    oracle_draws, oracle_every = opts.oracle_draws, opts.oracle_every
     out = Path(out)
     keys = list(sets)
     points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*sets.values())]
@@ -119,13 +118,13 @@ def sweep(
         planned.append((point, config, folder, jobs, meta))
     result = SweepResult(out, points)
     all_jobs = [job for _, _, _, jobs, _ in planned for job in jobs]
-    result.ran = execute(all_jobs, executor, workers, address, progress)
+    result.ran = execute(all_jobs, executor, opts.workers, opts.address, opts.progress)
     for point, config, folder, jobs, meta in planned:
         _, numbers = write_report(folder, config, jobs, meta, figures=False)
         with atomic_write(folder / "bench.json") as fh:
-            json.dump({**meta, **numbers}, fh, indent=2, default=str)
-        result.rows += _rows(point, numbers["per_run"])
-        result.cells += _cells(point, numbers["summary"])
+            json.dump({**meta, **numbers.as_dict()}, fh, indent=2, default=str)
+        result.rows += _rows(point, numbers)
+        result.cells += _cells(point, numbers)
     table = {k: np.array([row[k] for row in result.rows]) for k in (*keys, *COLUMNS)}
     write_csv(out / "sweep.csv", table)
     _figure(result.cells, keys, out / "sweep.png")
@@ -133,22 +132,22 @@ def sweep(
     return result
 
 
-def _rows(point: dict[str, Any], per_run: dict[str, dict[int, Any]]) -> list[dict[str, Any]]:
+def _rows(point: dict[str, Any], numbers: BenchNumbers) -> list[dict[str, Any]]:
     """``sweep.csv`` rows of one point: agent, seed and slice set (all scored periods); the gap
     closed of one seed is its own ratio (the reports use the ratio of the seeds' means)."""
     rows = []
-    floor, bound = per_run.get(FLOOR, {}), per_run.get(YARDSTICK, {})
-    for agent, seeds in per_run.items():
+    floor = numbers.per_run.get(numbers.floor or "", {})
+    bound = numbers.per_run.get(numbers.yardstick or "", {})
+    for agent, seeds in numbers.per_run.items():
         for seed, metrics in sorted(seeds.items()):
-            for key, m in metrics.items():
-                if not key.startswith("["):
-                    continue
-                u = m["all"]["mean_utility"]
+            for key, m in metrics.sets.items():
+                u = m.all.mean_utility
                 gap = float("nan")
-                if seed in floor and seed in bound and key in floor[seed] and key in bound[seed]:
-                    u_floor = floor[seed][key]["all"]["mean_utility"]
-                    width = bound[seed][key]["all"]["mean_utility"] - u_floor
-                    gap = (u - u_floor) / width if width > 1e-9 else float("nan")
+                if seed in floor and seed in bound and key in floor[seed].sets:
+                    if key in bound[seed].sets:
+                        u_floor = floor[seed].sets[key].all.mean_utility
+                        width = bound[seed].sets[key].all.mean_utility - u_floor
+                        gap = (u - u_floor) / width if width > 1e-9 else float("nan")
                 rows.append(
                     {
                         **point,
@@ -156,37 +155,33 @@ def _rows(point: dict[str, Any], per_run: dict[str, dict[int, Any]]) -> list[dic
                         "seed": int(seed),
                         "slices": key,
                         "mean_utility": u,
-                        "mean_r": m["all"]["mean_r"],
-                        "p_r1": m["all"]["p_r1"],
+                        "mean_r": m.all.mean_r,
+                        "p_r1": m.all.p_r1,
                         "gap_closed": gap,
-                        "decision_ms": m["decision_ms"],
+                        "decision_ms": m.decision_ms,
                     }
                 )
     return rows
 
 
-def _cells(point: dict[str, Any], summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """One record per agent and slice set of a point: its estimates over seeds (the report's).
+def _cells(point: dict[str, Any], numbers: BenchNumbers) -> list[dict[str, Any]]:
+    """One record per agent and slice set of a point: its estimates over seeds (the report's),
+    and whether it is the floor.
 
-    The gap closed is n/a in a slice set where the sim-oracle does not beat equal shares (its
-    paired interval reaches 0): there is no gap to close, and the ratio is noise over noise."""
-    metrics = ("p_r1", "gap_closed", "diff_vs_equal")
+    The gap closed is n/a in a slice set where the yardstick is not above the floor (its paired
+    interval reaches 0): there is no gap to close, and the ratio is noise over noise."""
     out = []
-    for agent, per in summary.items():
+    for agent, per in numbers.summary.items():
         for key, e in per.items():
-            estimates = {m: Estimate(**_est(e["all"][m])) for m in metrics}
-            out.append({**point, "agent": agent, "slices": key, **estimates})
-    no_gap = {
-        c["slices"] for c in out if c["agent"] == YARDSTICK and not c["diff_vs_equal"].above_zero()
-    }
+            out.append({**point, "agent": agent, "slices": key, "floor": agent == numbers.floor,
+                        "p_r1": e.all.p_r1, "gap_closed": e.all.gap_closed,
+                        "diff_vs_equal": e.all.diff_vs_equal})  # fmt: skip
+    no_gap = {c["slices"] for c in out if c["agent"] == numbers.yardstick
+              and verdict(c["diff_vs_equal"]) != "above"}  # fmt: skip
     for c in out:
         if c["slices"] in no_gap:
             c["gap_closed"] = Estimate(float("nan"), float("nan"), c["gap_closed"].n)
     return out
-
-
-def _est(plain: dict[str, Any]) -> dict[str, Any]:
-    return {"mean": plain["mean"], "half_width": plain["ci95"], "n": plain["n"]}
 
 
 def _lines(cells: list[dict[str, Any]], keys: list[str]) -> dict[tuple, list[dict[str, Any]]]:
@@ -217,7 +212,7 @@ def _figure(cells: list[dict[str, Any]], keys: list[str], path: Path) -> None:
             pos = np.array(xs) if all(_numeric(x) for x in xs) else np.arange(len(xs))
             label = _label(agent, other, keys)
             for row, metric in enumerate(("p_r1", "gap_closed")):
-                if metric == "gap_closed" and agent == FLOOR:
+                if metric == "gap_closed" and points[0]["floor"]:
                     continue
                 mean = np.array([c[metric].mean for c in points])
                 half = np.nan_to_num(np.array([c[metric].half_width for c in points]))
@@ -286,7 +281,7 @@ def _report(
         text += [
             f"## Slices {key}",
             "",
-            f"| {' | '.join(keys)} | agent | P(r = 1) | ΔU vs equal | gap closed | beats equal |",
+            f"| {' | '.join(keys)} | agent | P(r = 1) | ΔU vs equal | gap closed | vs equal |",
             "|" + "---|" * (len(keys) + 5),
         ]
         verdicts = []
@@ -294,18 +289,22 @@ def _report(
             if s != key:
                 continue
             results = []
+            floor = points[0]["floor"]
             for c in points:
-                beats = c["diff_vs_equal"].above_zero()
-                results.append((c[keys[0]], beats))
+                read = verdict(c["diff_vs_equal"])
+                results.append((c[keys[0]], read == "above"))
                 values = [str(c[keys[0]]), *(str(v) for v in other)]
                 text.append(
                     f"| {' | '.join(values)} | {agent} | {c['p_r1'].text(3)} | "
                     f"{c['diff_vs_equal'].text()} | {c['gap_closed'].text()} | "
-                    f"{'-' if agent == FLOOR else 'yes' if beats else 'no'} |"
+                    f"{'-' if floor else read} |"
                 )
-            if agent != FLOOR:
+            if not floor:
                 suffix = "" if not other else f" ({dict(zip(keys[1:], other, strict=True))})"
-                verdicts.append(f"- {agent}{suffix}: {_where(keys[0], results)}")
+                single = any(c["diff_vs_equal"].n < 2 for c in points)
+                where = "one seed: no interval (the table gives each sign)" if single else (
+                    _where(keys[0], results))  # fmt: skip
+                verdicts.append(f"- {agent}{suffix}: {where}")
         text += ["", *verdicts, ""]
     with atomic_write(path) as fh:
         fh.write("\n".join(text))

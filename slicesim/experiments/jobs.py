@@ -1,0 +1,205 @@
+"""The unit of work of every experiment - one agent on one scenario with one seed - and the
+executors that run many (a local process pool, a Ray cluster); :class:`RunOptions`, how a bench
+or a sweep runs its jobs."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from slicesim.experiments.registry import agent_class, agent_label, make_agent
+from slicesim.io import atomic_write
+
+__all__ = ["Job", "RunOptions", "execute", "run_job", "run_local", "run_ray"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a bench or a sweep runs: the timeline, the executor and the oracles' options.
+
+    Attributes:
+        quick: timelines compressed to 450 periods, windows of at most 10 s.
+        periods: compress the timeline to this many periods (phases scaled).
+        executor: ``local`` (a process pool) or ``ray``.
+        address: the Ray cluster's address (None: a local Ray instance).
+        workers: runs side by side (local pool) or Ray CPUs.
+        oracle_draws: K of the stochastic simulator oracle.
+        oracle_every: the simulator oracles evaluate every k-th period; all agents are scored
+            on those periods.
+        csv: also write each run's ``trajectory.csv``.
+        progress: show progress bars.
+    """
+
+    quick: bool = False
+    periods: int | None = None
+    executor: str = "local"
+    address: str | None = None
+    workers: int = 2
+    oracle_draws: int = 6
+    oracle_every: int = 1
+    csv: bool = False
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run: an agent on a scenario with a seed; results go to ``folder``.
+
+    ``options`` are the agent's settings (dotted fields, :func:`~slicesim.experiments.registry.
+    agent_config`). ``load_from`` deploys an agent saved by another job (transfer), learning on
+    (``learn``) or frozen; ``save_to`` saves the agent after the run (pretraining).
+    """
+
+    scenario: str
+    overrides: dict[str, Any]
+    agent: str
+    seed: int
+    folder: str
+    options: dict[str, Any] = field(default_factory=dict)
+    csv: bool = False
+    progress: bool = False
+    label: str = ""
+    load_from: str | None = None
+    learn: bool = False
+    save_to: str | None = None
+
+    @property
+    def done_file(self) -> Path:
+        return Path(self.folder) / "summary.json"
+
+    @property
+    def name(self) -> str:
+        """The agent's name in reports."""
+        return self.label or agent_label(self.agent)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What makes the run's results (not how it shows progress or writes CSV)."""
+        return json.loads(
+            json.dumps(
+                {k: v for k, v in asdict(self).items() if k not in ("progress", "csv")}, default=str
+            )
+        )
+
+    def finished(self) -> bool:
+        """Whether the run is done with these very settings.
+
+        Raises:
+            ValueError: the folder holds a finished run made with other settings (mixing them
+                would make the report wrong): use another ``--out``.
+        """
+        if not self.done_file.is_file():
+            return False
+        made, now = Path(self.folder) / "job.json", self.fingerprint()
+        before = json.loads(made.read_text()) if made.is_file() else {}
+        if before != now:
+            diff = sorted(k for k in now if before.get(k) != now[k])
+            raise ValueError(
+                f"{self.folder} holds a run made with other settings ({', '.join(diff)}): "
+                "give another --out (or remove it) to run with these"
+            )
+        return True
+
+
+def _build_agent(job: Job) -> Any:
+    if job.load_from is None:
+        return make_agent(job.agent, job.options)
+    cls = agent_class(job.agent)
+    if job.learn:  # declared transfer "online": load(path, learn=True) keeps learning
+        return cls.load(job.load_from, learn=True)
+    return cls.load(job.load_from)
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Run one job in this process and write its results (the unit of work of every executor)."""
+    import torch
+
+    from slicesim.envs import make_env
+    from slicesim.rollout import run
+
+    torch.set_num_threads(1)  # jobs run side by side: one thread each avoids oversubscription
+    start = time.perf_counter()
+    agent = _build_agent(job)
+    env = make_env(job.scenario, job.overrides)
+    trajectory = run(env, agent, progress=job.progress, seed=job.seed)
+    trajectory.agent = job.name
+    folder = Path(job.folder)
+    save_artifacts = getattr(agent, "save_artifacts", None)  # agents.base.Agent.save_artifacts
+    if callable(save_artifacts):
+        save_artifacts(folder)
+    if job.save_to is not None:
+        agent.save(job.save_to)
+    seconds = time.perf_counter() - start
+    trajectory.meta["seconds"] = seconds
+    with atomic_write(folder / "job.json") as fh:
+        json.dump(job.fingerprint(), fh, indent=2)
+    trajectory.save(folder, csv=job.csv)  # summary.json last: it marks the run as finished
+    return {"agent": trajectory.agent, "seed": job.seed, "seconds": seconds}
+
+
+def execute(
+    jobs: Sequence[Job],
+    executor: str = "local",
+    workers: int = 2,
+    address: str | None = None,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Run the jobs that have not finished yet, on the local process pool or Ray."""
+    todo = [job for job in jobs if not job.finished()]
+    if executor == "ray":
+        return run_ray(todo, workers, address, progress)
+    return run_local(todo, workers, progress)
+
+
+def run_local(jobs: Sequence[Job], workers: int, progress: bool = True) -> list[dict[str, Any]]:
+    """Run jobs in a local process pool (in this process when there is one worker)."""
+    bar = tqdm(total=len(jobs), desc="bench", unit="run", disable=not progress or not jobs)
+    done = []
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            done.append(run_job(job))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for future in as_completed([pool.submit(run_job, job) for job in jobs]):
+                done.append(future.result())
+                bar.update()
+    bar.close()
+    return done
+
+
+def run_ray(
+    jobs: Sequence[Job], workers: int, address: str | None = None, progress: bool = True
+) -> list[dict[str, Any]]:
+    """Run jobs as Ray tasks (``address``: an existing cluster; None: a local Ray instance)."""
+    try:
+        import ray
+    except ImportError:
+        raise RuntimeError(
+            "--executor ray needs Ray: pip install 'slicesim[ray]' (or pip install ray)"
+        ) from None
+    started = not ray.is_initialized()
+    if started:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1)(run_job)
+        pending = [task.remote(job) for job in jobs]
+        done = []
+        with tqdm(total=len(jobs), desc="bench", unit="run", disable=not progress) as bar:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                done.extend(ray.get(ready))
+                bar.update(len(ready))
+        return done
+    finally:
+        if started:
+            ray.shutdown()
