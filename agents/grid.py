@@ -6,7 +6,8 @@ The grid oracles and IDLA's fast solver share it: the paper's estimator oracle
 objective is a sum of per-slice terms ``sum_s v[s, u_s]`` over integer share levels ``u_s`` with
 ``sum_s u_s <= U`` (or ``= U``): a knapsack, solved exactly by dynamic programming over the
 slices in O(S U^2) per cell - the same maximiser as scoring every grid point (C(U + S, S) of
-them, 10 626 for 4 slices at step 0.05), batched over cells in numpy (blocks on two threads).
+them, 10 626 for 4 slices at step 0.05; the tests check it against that enumeration), batched
+over cells in numpy (blocks on two threads).
 
 Ties (flat value tables: the estimator or the simulator says r = 1 at many shares) go to the
 point nearest a preferred one (default: equal shares): every value gets a separable penalty of
@@ -15,7 +16,6 @@ point nearest a preferred one (default: equal shares): every value gets a separa
 
 from __future__ import annotations
 
-import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -24,30 +24,11 @@ from torch import Tensor
 
 from slicesim.sim import equal_split
 
-__all__ = ["TIE_EPS", "best_levels", "compositions", "full_levels", "grid_units", "knapsack"]
+__all__ = ["TIE_EPS", "best_levels", "full_levels", "grid_units", "knapsack"]
 
 TIE_EPS = 1e-9
 """Weight of the squared distance (in units) to the preferred point: breaks ties only."""
 _DP_BUDGET = 1 << 21  # (cells x totals x levels) per DP block: 16 MB of float64
-
-
-@functools.lru_cache(maxsize=32)
-def compositions(n_slices: int, n_units: int) -> Tensor:
-    """Every vector of ``n_slices`` non-negative integers with sum ``<= n_units``.
-
-    Rows are in lexicographic order, the all-zero vector first; cached, so callers must not
-    modify it. For 4 slices and 20 units there are C(24, 4) = 10 626 rows.
-
-    Returns:
-        int64 tensor ``(K, n_slices)``.
-    """
-    if n_slices == 0:
-        return torch.zeros((1, 0), dtype=torch.long)
-    parts = []
-    for first in range(n_units + 1):
-        rest = compositions(n_slices - 1, n_units - first)
-        parts.append(torch.cat([torch.full((rest.shape[0], 1), first), rest], dim=1))
-    return torch.cat(parts)
 
 
 def grid_units(step: float) -> int:

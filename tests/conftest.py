@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 import slicesim
+from agents.idla.estimator import QosEstimator
 
 
 def write_masks(path: Path, level: float, periods: int = 4) -> Path:
@@ -37,13 +38,25 @@ def shares(n_cells: int, row: list[float]) -> np.ndarray:
     return np.tile(np.asarray(row, dtype=float), (n_cells, 1))
 
 
-def random_mlp(seed: int) -> nn.Module:
-    """The paper's estimator shape, random weights, x weights scaled so the share matters."""
+def random_mlp(seed: int) -> QosEstimator:
+    """The paper's estimator (13 inputs: W = 12), random weights, x weights scaled so the share
+    matters."""
     torch.manual_seed(seed)
-    first = nn.Linear(13, 36)
+    model = QosEstimator()
     with torch.no_grad():
-        first.weight[:, 0] *= 8.0
-    return nn.Sequential(
-        first, nn.ReLU(), nn.Linear(36, 24), nn.ReLU(), nn.Linear(24, 16),
-        nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 1), nn.Sigmoid(),
-    ).eval()  # fmt: skip
+        model.net[0].weight[:, 0] *= 8.0
+    return model.eval()
+
+
+@functools.lru_cache(maxsize=32)
+def compositions(n_slices: int, n_units: int) -> torch.Tensor:
+    """Every vector of ``n_slices`` non-negative integers with sum ``<= n_units``, in
+    lexicographic order (the exhaustive grid the exact knapsacks are checked against); cached,
+    so callers must not modify it. ``(K, n_slices)`` int64, K = C(n_units + n_slices, n_slices)."""
+    if n_slices == 0:
+        return torch.zeros((1, 0), dtype=torch.long)
+    parts = []
+    for first in range(n_units + 1):
+        rest = compositions(n_slices - 1, n_units - first)
+        parts.append(torch.cat([torch.full((rest.shape[0], 1), first), rest], dim=1))
+    return torch.cat(parts)

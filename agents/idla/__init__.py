@@ -2,6 +2,7 @@
 estimator oracle.
 
 Modules: ``dataset`` (samples, augmentation), ``estimator`` (the MLP and its training),
+``values`` (the one path by which every search evaluates the estimator, and its input checks),
 ``search`` (:func:`solve`: the fast exact solver, the default), ``solver`` (the paper's batched
 primal-dual search), ``agent`` (:class:`IDLAAgent`, ours; :class:`IDLAPaperAgent`, the paper's),
 ``oracle`` (:class:`OracleAgent`, exhaustive grid search of the estimator).

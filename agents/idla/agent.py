@@ -10,19 +10,11 @@ Two agents share this class:
 * ``idla`` (:class:`IDLAAgent`): the best we could make on the same interface, read against the
   yardsticks (equal shares and the stochastic simulator oracle). Each part is switchable.
 
-What we found (``benchmarks/idla_diagnose.py``, figures in ``benchmarks/RESULTS.md``): the paper's
-IDLA loses to equal shares after slice 3 joins, by about 2 utility points at busy hours. Its
-estimator predicted r = 1.000 for every slice at the shares it chose in H2 while the slices got
-r = 0.74-0.93 (bias +0.07 to +0.27): the search walks to the edge of the region the estimator
-believes saturated and lives on the estimator's errors there. The unseen slice type is not the
-main cause: an estimator trained with random-allocation samples of H2 itself still lost to equal
-shares at busy hours, and so did one given the coming period's exact expected traffic. What the
-H2 failures share is a shift of distribution: the estimator learns from H0's random allocations,
-then is asked about the states its own (or equal) allocations create - more contested, more
-interference - where it is calibrated on the training samples yet overestimates r by about 0.12
-(in log-utility units) at equal shares in busy H2 periods. And one period's r is a noisy function
-of the features (a window's users are a Poisson draw), so the median r that MAE learns overstates
-the expected utility exactly where r is uncertain.
+Why ``idla`` departs from the paper is measured by ``benchmarks/idla_diagnose.py``; the figures
+and the reasoning are in ``benchmarks/RESULTS.md`` (section *idla_diagnose.py*). In short: an
+estimator trained once on H0's random allocations overestimates r in the states the controller
+itself creates (a shift of distribution), the median r that MAE learns overstates the expected
+utility where r is noisy, and the search lives on those errors.
 
 Hence ``idla``:
 
@@ -56,6 +48,7 @@ from agents.idla.dataset import SampleBuffer, augment, context
 from agents.idla.estimator import EstimatorReport, QosEstimator, TrainConfig, fit
 from agents.idla.search import solve
 from agents.idla.solver import LagrangianSolver
+from agents.schedule import Schedule
 from slicesim.io import atomic_write
 from slicesim.sim import equal_split
 from slicesim.typed_config import Validated, num
@@ -132,7 +125,7 @@ class IDLAAgent(Agent):
     ) -> None:
         config = config or self.default_config()
         self.config = dataclasses.replace(config, **settings) if settings else config
-        self.collect_periods = self.config.collect_periods
+        self.schedule = Schedule(self.config.collect_periods)
         self.train_config = self.config.train
         self.online = self.config.online
         self.solver = self.config.solver
@@ -153,14 +146,11 @@ class IDLAAgent(Agent):
         super().reset(spec, seed)
         if self.buffer is None or self.buffer.spec.feature_names != spec.feature_names:
             self.buffer = SampleBuffer(spec)
-        self.collect = (
-            self.collect_periods if self.collect_periods is not None else spec.first_phase_end
-        )
-        self.steps = 0
+        self.schedule.reset(spec, trained=self.model is not None)
         self.last_refresh = 0
         self.safe_until = -1
-        self.x_prev: np.ndarray | None = None
-        self.active_prev: np.ndarray | None = None
+        self.last: tuple[np.ndarray, np.ndarray] | None = None
+        """The last decision's shares and slice set (where the next search starts)."""
         self.generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
 
     def forget(self) -> None:
@@ -180,14 +170,15 @@ class IDLAAgent(Agent):
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         self.spec  # noqa: B018  (raises a clear error before reset)
         active = np.asarray(info["active_next"], dtype=bool)
+        changed = self.schedule.see(active)
         if self.model is None:
             return self.explore(active)
-        changed = self.active_prev is not None and not np.array_equal(active, self.active_prev)
+        period = self.schedule.period
         if changed and self.online is not None and self.online.safe_periods > 0:
-            self.safe_until = self.steps + self.online.safe_periods
-        if self.steps < self.safe_until:
-            self.x_prev, self.active_prev = equal_split(active), active
-            return self.x_prev
+            self.safe_until = period + self.online.safe_periods
+        if period < self.safe_until:
+            self.last = (equal_split(active), active)
+            return self.last[0]
         return self.decide(obs, active)
 
     def observe(
@@ -198,22 +189,23 @@ class IDLAAgent(Agent):
         next_obs: np.ndarray,
         info: dict[str, Any],
     ) -> None:
-        self.steps += 1
+        self.schedule.tick()
+        period = self.schedule.period
         learning = self.model is None or self.online is not None
         if learning:
             assert self.buffer is not None
             self.buffer.add(obs, info)
         if self.model is None:
-            if self.steps >= self.collect:
+            if not self.schedule.collecting:
                 self.train_estimator()
-                self.last_refresh = self.steps
+                self.last_refresh = period
             return
         if self.online is None:
             return
         due = self.online.refresh_every > 0 and (
-            self.steps - self.last_refresh >= self.online.refresh_every
+            period - self.last_refresh >= self.online.refresh_every
         )
-        if due or self.steps == self.safe_until:
+        if due or period == self.safe_until:
             self.refresh()
 
     def stats(self) -> dict[str, Any]:
@@ -294,23 +286,24 @@ class IDLAAgent(Agent):
         )
         self.model, self.report = fit(inputs, targets, config, model=self.model)
         self.refreshes += 1
-        self.last_refresh = self.steps
+        self.last_refresh = self.schedule.period
 
     def start_point(self, active: np.ndarray) -> np.ndarray:
         """Last period's solution; equal shares where there is none or the slice set changed."""
         equal = equal_split(active)
-        if self.x_prev is None or self.active_prev is None:
+        if self.last is None:
             return equal
-        same = (self.active_prev == active).all(axis=1, keepdims=True)
-        return np.where(same, self.x_prev, equal)
+        x_last, active_last = self.last
+        same = (active_last == active).all(axis=1, keepdims=True)
+        return np.where(same, x_last, equal)
 
     def decide(self, obs: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Solve Problem 2 for every cell at once."""
         z = torch.from_numpy(context(obs, self.spec))
         x0 = torch.from_numpy(self.start_point(active).astype(np.float32))
         x = self.search(z, torch.from_numpy(active), x0)
-        self.x_prev, self.active_prev = x.numpy().astype(float), active
-        return self.x_prev
+        self.last = (x.numpy().astype(float), active)
+        return self.last[0]
 
     def search(self, z: torch.Tensor, active: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """The decision rule on the estimator (the Lagrangian search for the paper's variant)."""

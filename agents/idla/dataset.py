@@ -21,14 +21,17 @@ import numpy as np
 
 from agents.base import SlicingSpec
 
-__all__ = ["N_CONTEXT", "SampleBuffer", "augment", "context"]
+__all__ = ["SampleBuffer", "augment", "context", "context_width"]
 
-N_CONTEXT = 12
-"""Width of the context z: 5 past users, 5 past CQI, thr*, d* (paper eq. 8, H = 5)."""
+
+def context_width(spec: SlicingSpec) -> int:
+    """Width W of the context z: H past users, H past CQI, thr*, d* (paper eq. 8; the paper's
+    H = 5 gives W = 12 and the 13 inputs of its MLP)."""
+    return 2 * spec.history + 2
 
 
 def context(obs: np.ndarray, spec: SlicingSpec) -> np.ndarray:
-    """The estimator's context z of every (cell, slice): (n_cells, n_slices, 2H + 2)."""
+    """The estimator's context z of every (cell, slice): (n_cells, n_slices, W)."""
     h = spec.history
     users = spec.feature("users_1")
     cqi = spec.feature("cqi_1")
@@ -75,12 +78,12 @@ class SampleBuffer:
         return int(sum(len(t) for t in self.targets))
 
     def arrays(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Inputs (n, 13), targets (n,), achieved (thr, delay) normalised like the needs (n, 2).
+        """Inputs (n, 1 + W), targets (n,), achieved (thr, delay) normalised like the needs (n, 2).
 
         Args:
             rows: indices of the samples to return (default: all, in the order collected).
         """
-        width = 1 + 2 * self.spec.history + 2
+        width = 1 + context_width(self.spec)
         if not self.inputs:
             return np.empty((0, width), np.float32), np.empty(0, np.float32), np.empty((0, 2))
         out = (

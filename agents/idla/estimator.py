@@ -201,7 +201,9 @@ def fit(
     model: QosEstimator | None = None,
     progress: bool = False,
 ) -> tuple[QosEstimator, EstimatorReport]:
-    """Train an estimator on ``inputs`` (n, 13) -> r ``targets`` (n,) and report its test MAE.
+    """Train an estimator on ``inputs`` (n, 1 + W) -> r ``targets`` (n,) and report its test MAE.
+
+    A new model's input width is the inputs' (13 for the paper's H = 5).
 
     ``model`` continues training from its weights (its ``target`` must be ``config.target``).
     The MAE is in the units of the target (r, or E[log(1 + r)] / log 2).

@@ -22,10 +22,10 @@ from torch import Tensor, nn
 
 from agents.grid import best_levels, grid_units
 from agents.idla.agent import IDLAPaperAgent
-from agents.idla.estimator import CHUNK_ROWS, frozen_model
-from agents.idla.search import check_inputs, grid_log_values
+from agents.idla.estimator import CHUNK_ROWS
+from agents.idla.values import check_inputs, value_table
 
-__all__ = ["OracleAgent", "grid_search", "value_table"]
+__all__ = ["OracleAgent", "grid_search"]
 
 
 def grid_search(
@@ -39,8 +39,8 @@ def grid_search(
     """Best grid shares per cell for the estimator utility, by exhaustive search.
 
     Args:
-        model: QoS estimator ``(N, 13) -> (N, 1)`` in ``[0, 1]``; never modified.
-        z: Context features ``(B, S, 12)``, normalised as the estimator was trained.
+        model: QoS estimator ``(N, 1 + W) -> (N, 1)`` in ``[0, 1]``; never modified.
+        z: Context features ``(B, S, W)``, normalised as the estimator was trained.
         active: Bool mask ``(B, S)``; inactive slices get share 0.
         step: Grid spacing; ``1 / step`` must be an integer (paper: 0.05).
         full: Only allocations that use the whole cell, every active slice >= ``step``
@@ -51,28 +51,10 @@ def grid_search(
         float32 shares ``(B, S)`` on the grid, row sums ``<= 1``.
     """
     n_units = grid_units(step)
-    check_inputs(z, active)
-    table = value_table(model, z, active.bool(), n_units, chunk_rows)
+    check_inputs(model, z, active)
+    levels = np.arange(n_units + 1) / n_units
+    table = value_table(model, z, active.bool().numpy(), levels, chunk_rows)
     return best_levels(table, active.bool(), full=full).to(torch.float32) / n_units
-
-
-def value_table(
-    model: nn.Module, z: Tensor, active: Tensor, n_units: int, chunk_rows: int = CHUNK_ROWS
-) -> np.ndarray:
-    """``log(1 + f(u / n_units, z_s))`` per cell, slice and level u: ``(B, S, n_units + 1)``.
-
-    Inactive slices' rows are left at 0 (:func:`~agents.grid.best_levels` ignores them).
-    """
-    if model.training:
-        model = frozen_model(model)
-    table = np.zeros((*active.shape, n_units + 1))
-    z_act = z.detach().float()[active]
-    if len(z_act):
-        shares = (torch.arange(n_units + 1, dtype=torch.float32) / n_units).expand(len(z_act), -1)
-        with torch.no_grad():
-            values = grid_log_values(model, z_act, shares.contiguous(), chunk_rows).numpy()
-        table[active.numpy()] = values
-    return table
 
 
 class OracleAgent(IDLAPaperAgent):

@@ -12,7 +12,7 @@ of a cell, so:
 3. around it every slice may move by ``k * fine`` for ``|k| <= span`` (default: up to the
    neighbouring coarse points, ``step / fine - 1``), evaluated in a second forward pass and chosen
    by the same exact knapsack over the offsets. On random MLPs this lands within 1e-3 of an
-   exhaustive search of the fine grid (``tests/test_solve.py``).
+   exhaustive search of the fine grid (``tests/agents/idla/test_search.py``).
 
 That is two forward passes instead of the primal-dual method's 20 forward + backward passes
 (:class:`agents.idla.solver.LagrangianSolver`, kept for ``idla-paper``), and no autograd. Ties
@@ -27,66 +27,11 @@ import torch
 from torch import Tensor, nn
 
 from agents.grid import TIE_EPS, best_levels, full_levels, grid_units, knapsack
-from agents.idla.dataset import N_CONTEXT
 from agents.idla.estimator import CHUNK_ROWS, frozen_model
+from agents.idla.values import check_inputs, value_table
 from slicesim.sim import equal_split
 
-__all__ = ["check_inputs", "grid_log_values", "solve"]
-
-
-def grid_log_values(model: nn.Module, z: Tensor, x: Tensor, chunk_rows: int = CHUNK_ROWS) -> Tensor:
-    """``log(1 + f(x[a, v], z[a]))`` for rows ``z (A, 12)`` and shares ``x (A, V)``: ``(A, V)``.
-
-    Uses ``model.grid_log_values`` when the model has it (the paper's MLP and ensembles:
-    the first layer's z part once per row); any other ``nn.Module`` is called on ``[x, z]``
-    rows of shape ``(N, 13)``.
-    """
-    fast = getattr(model, "grid_log_values", None)
-    if callable(fast):
-        return fast(z, x, chunk_rows)
-    n_rows, n_values = x.shape
-    out = torch.empty((n_rows, n_values))
-    per_call = max(1, chunk_rows // max(n_values, 1))
-    for a in range(0, n_rows, per_call):
-        zc, xc = z[a : a + per_call], x[a : a + per_call]
-        rows = torch.cat([xc.reshape(-1, 1), zc.repeat_interleave(n_values, dim=0)], dim=1)
-        f = model(rows).reshape(-1)
-        if f.numel() != rows.shape[0]:
-            raise ValueError(f"model must map (N, 13) to (N, 1) or (N,), got {tuple(f.shape)}")
-        out[a : a + per_call] = torch.log1p(f.reshape(xc.shape))
-    return out
-
-
-def check_inputs(
-    z: Tensor,
-    active: Tensor,
-    x0: Tensor | None = None,
-    lower: Tensor | None = None,
-    upper: Tensor | None = None,
-) -> None:
-    """The checks of :func:`solve`'s arrays (also used by the grid oracle).
-
-    Raises:
-        ValueError: naming the argument, its expected shape or range, and the offending entry.
-    """
-    if z.dim() != 3 or z.shape[-1] != N_CONTEXT:
-        raise ValueError(f"z must have shape (B, S, {N_CONTEXT}), got {tuple(z.shape)}")
-    shape = tuple(z.shape[:2])
-    if tuple(active.shape) != shape:
-        raise ValueError(f"active must have shape {shape}, got {tuple(active.shape)}")
-    bad = ~torch.isfinite(z).all(-1) & active.bool()
-    if bad.any():
-        b, s = (int(i) for i in bad.nonzero()[0])
-        raise ValueError(f"z[{b}, {s}] (cell {b}, slice column {s}) is not finite")
-    for name, value in (("x0", x0), ("lower", lower), ("upper", upper)):
-        if value is None:
-            continue
-        if tuple(value.shape) != shape:
-            raise ValueError(f"{name} must have shape {shape}, got {tuple(value.shape)}")
-        outside = ~((value >= 0) & (value <= 1))  # NaN fails too
-        if outside.any():
-            b, s = (int(i) for i in outside.nonzero()[0])
-            raise ValueError(f"{name}[{b}, {s}] = {float(value[b, s])}: allowed [0, 1]")
+__all__ = ["solve"]
 
 
 def solve(
@@ -106,9 +51,10 @@ def solve(
     """Best shares per cell for the estimated utility (module docstring).
 
     Args:
-        model: QoS estimator: any ``nn.Module`` mapping rows ``[x, z]`` of shape (N, 13) to
+        model: QoS estimator: any ``nn.Module`` mapping rows ``[x, z]`` of shape (N, 1 + W) to
             (N, 1) or (N,) in [0, 1]; never modified (evaluated without gradients, in eval mode).
-        z: context ``(B, S, 12)``, normalised as the estimator was trained; finite where active.
+        z: context ``(B, S, W)`` (W = 12 for the paper's H = 5), normalised as the estimator
+            was trained; finite where active.
         active: bool ``(B, S)``; inactive slices get 0.
         x0: ``(B, S)`` shares that ties go to (last period's solution); default equal shares.
         step: coarse grid (1 / step must be an integer).
@@ -138,7 +84,7 @@ def solve(
     if span < 0 or chunk_rows < 1:
         raise ValueError(f"span = {span} and chunk_rows = {chunk_rows}: allowed >= 0 and >= 1")
     active = active.bool()
-    check_inputs(z, active, x0, lower, upper)
+    check_inputs(model, z, active, x0, lower, upper)
     if model.training:  # dropout or batch-norm estimators must not be sampled while searched
         model = frozen_model(model)
     act = active.numpy()
@@ -147,17 +93,10 @@ def solve(
         None if upper is None else upper.double().numpy(),
     )
     with torch.no_grad():
-        z_act = z.detach().float()[active]
         prefer = _prefer(act, x0)
         levels = full_levels(act, n_units) if full else np.arange(n_units + 1)
         table = np.full((*act.shape, n_units + 1), -np.inf)
-        table[..., levels] = _table(
-            model,
-            z_act,
-            act,
-            np.broadcast_to(levels / n_units, (len(z_act), len(levels))),
-            chunk_rows,
-        )
+        table[..., levels] = value_table(model, z, act, levels / n_units, chunk_rows)
         table = _bounded(table, np.arange(n_units + 1) / n_units, *bounds)
         coarse = best_levels(table, act, full=full, prefer=prefer * n_units).numpy()
         x = coarse / n_units
@@ -166,7 +105,7 @@ def solve(
         if span > 0:
             x = _refine(
                 model,
-                z_act,
+                z,
                 act,
                 x,
                 np.where(lost[:, None], 0.0, centre),
@@ -186,18 +125,6 @@ def _prefer(active: np.ndarray, x0: Tensor | None) -> np.ndarray:
     return equal_split(active) if x0 is None else x0.detach().double().numpy()
 
 
-def _table(
-    model: nn.Module, z_act: Tensor, active: np.ndarray, x_act: np.ndarray, chunk_rows: int
-) -> np.ndarray:
-    """``log(1 + f)`` at the shares ``x_act (A, V)`` of every active row, as ``(B, S, V)``."""
-    table = np.zeros((*active.shape, x_act.shape[1]))
-    if len(z_act):
-        x = torch.from_numpy(np.ascontiguousarray(x_act, dtype=np.float32))
-        values = grid_log_values(model, z_act, x, chunk_rows).numpy()
-        table[active] = np.where(np.isnan(values), -np.inf, values)
-    return table
-
-
 def _bounded(
     table: np.ndarray, x: np.ndarray, lower: np.ndarray | None, upper: np.ndarray | None
 ) -> np.ndarray:
@@ -212,7 +139,7 @@ def _bounded(
 
 def _refine(
     model: nn.Module,
-    z_act: Tensor,
+    z: Tensor,
     active: np.ndarray,
     coarse: np.ndarray,
     centre: np.ndarray,
@@ -231,8 +158,8 @@ def _refine(
     x = coarse[..., None] + offsets * fine  # (B, S, 2 span + 1)
     moved = offsets != 0
     table = np.empty(x.shape)
-    table[..., moved] = _table(
-        model, z_act, active, np.clip(x[active][:, moved], 0.0, 1.0), chunk_rows
+    table[..., moved] = value_table(
+        model, z, active, np.clip(x[active][:, moved], 0.0, 1.0), chunk_rows
     )
     table[..., span] = centre
     low = fine - 1e-9 if full else -1e-9

@@ -2,7 +2,8 @@
 
 Each cell b maximises ``F(x) = sum_{s active} log(1 + f(x_s, z_s))`` subject to ``sum_s x_s <= 1``
 and ``x >= 0`` (Problem 2, eq. 11), where ``f`` is the QoS estimator: any ``nn.Module`` that maps
-float32 rows ``[x, z]`` of shape ``(N, 13)`` to ``(N, 1)`` or ``(N,)`` in ``[0, 1]``.
+float32 rows ``[x, z]`` of shape ``(N, 1 + W)`` to ``(N, 1)`` or ``(N,)`` in ``[0, 1]``
+(:mod:`agents.idla.values`).
 The solver runs the primal-dual updates of eq. 15-16, the gradient of ``F`` coming from
 ``torch.autograd`` on the estimator, from P starts around the previous solution (Algorithm 1) for
 all cells at once: cells x starts x active slices are one batch of rows, fed to the model in chunks.
@@ -16,26 +17,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from agents.idla.dataset import N_CONTEXT
 from agents.idla.estimator import frozen_model
+from agents.idla.values import _utility, check_inputs, chunked, model_rows
 from slicesim.typed_config import Validated, num
 
 _BIG = 1e6  # clamp for diverged iterates, so the projection's sums stay finite
-
-
-def model_rows(model: nn.Module, x: Tensor, z: Tensor) -> Tensor:
-    """``f(x, z)`` for rows ``x (N,)`` and ``z (N, 12)``, flattened to ``(N,)``."""
-    out = model(torch.cat([x.unsqueeze(1), z], dim=1))
-    if out.numel() != x.shape[0]:
-        raise ValueError(f"model must map (N, 13) to (N, 1) or (N,), got {tuple(out.shape)}")
-    return out.reshape(-1)
-
-
-def _chunked(fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, z: Tensor, chunk: int) -> Tensor:
-    """Apply the row function ``fn(x, z) -> (n,)`` chunk by chunk (20-50 k rows: fastest)."""
-    if x.shape[0] <= chunk:
-        return fn(x, z)
-    return torch.cat([fn(x[a : a + chunk], z[a : a + chunk]) for a in range(0, x.shape[0], chunk)])
 
 
 def project_feasible(x: Tensor, active: Tensor, equality: bool = False) -> Tensor:
@@ -68,31 +54,6 @@ def project_feasible(x: Tensor, active: Tensor, equality: bool = False) -> Tenso
         tau = tau.clamp(min=0.0)
     out = torch.where(active, (y - tau).clamp(min=0.0), torch.zeros_like(y))
     return out / out.sum(-1, keepdim=True).clamp(min=1.0)  # guard against rounding
-
-
-def utility(
-    model: nn.Module, z: Tensor, active: Tensor, x: Tensor, chunk_rows: int = 32768
-) -> Tensor:
-    """Per-cell objective ``sum_{s active} log(1 + f(x_s, z_s))`` of eq. 11, shape ``(B,)``.
-
-    Args:
-        model: QoS estimator ``(N, 13) -> (N, 1)`` in ``[0, 1]``.
-        z: Context features ``(..., S, 12)``.
-        active: Bool mask ``(..., S)``.
-        x: Shares ``(..., S)``.
-        chunk_rows: Rows per model call.
-    """
-    frozen = frozen_model(model)
-    with torch.no_grad():
-        return _utility(frozen, z.float(), active, x.float(), chunk_rows)
-
-
-def _utility(model: nn.Module, z: Tensor, active: Tensor, x: Tensor, chunk: int) -> Tensor:
-    """``utility`` on a frozen model without the copy; ``x`` may carry extra leading dims."""
-    mask = active.expand_as(x)
-    zr = z.expand(*x.shape, N_CONTEXT)[mask]
-    vals = _chunked(lambda xc, zc: torch.log1p(model_rows(model, xc, zc)), x[mask], zr, chunk)
-    return torch.zeros_like(x).masked_scatter(mask, vals).sum(-1)
 
 
 @dataclass(frozen=True)
@@ -149,8 +110,8 @@ class LagrangianSolver(Validated):
         """Best shares per cell for Problem 2, all cells and starts in one batch.
 
         Args:
-            model: QoS estimator ``(N, 13) -> (N, 1)`` in ``[0, 1]``; copied, never modified.
-            z: Context features ``(B, S, 12)``, normalised as the estimator was trained.
+            model: QoS estimator ``(N, 1 + W) -> (N, 1)`` in ``[0, 1]``; copied, never modified.
+            z: Context features ``(B, S, W)``, normalised as the estimator was trained.
             active: Bool mask ``(B, S)`` of the slices configured in each cell.
             x0: Start shares ``(B, S)``, e.g. last period's solution; projected to the feasible set.
             generator: Source of the start offsets (the global RNG when ``None``).
@@ -159,7 +120,7 @@ class LagrangianSolver(Validated):
             float32 shares ``(B, S)``: ``x >= 0``, row sums ``<= 1``, inactive slices exactly 0.
         """
         with torch.inference_mode(False):
-            z, active, x0 = _prepare(z, active, x0)
+            z, active, x0 = _prepare(model, z, active, x0)
             frozen = frozen_model(model)
             act = active.unsqueeze(1)
             x = self._iterate(frozen, z, act, self._starts(x0, act, generator))
@@ -177,14 +138,14 @@ class LagrangianSolver(Validated):
     def _iterate(self, model: nn.Module, z: Tensor, act: Tensor, x: Tensor) -> Tensor:
         """Primal-dual steps of eq. 15 on every path until ``max_iter`` or all paths stopped."""
         paths = _Paths(x, act.expand_as(x), 1.0 / self.lr_x)
-        z_rows = z.unsqueeze(1).expand(*x.shape, N_CONTEXT).reshape(-1, N_CONTEXT)
+        z_rows = z.unsqueeze(1).expand(*x.shape, z.shape[-1]).reshape(-1, z.shape[-1])
         grad = _objective_grad(model)
         for i in range(self.max_iter):
             index = paths.rows()
             x_rows = paths.x.reshape(-1)
             if index is not None:
                 x_rows, zi = x_rows.index_select(0, index), z_rows.index_select(0, index)
-            g_rows = _chunked(grad, x_rows, z_rows if index is None else zi, self.chunk_rows)
+            g_rows = chunked(grad, x_rows, z_rows if index is None else zi, self.chunk_rows)
             if index is not None:
                 g_rows = torch.zeros(x.numel(), dtype=x.dtype).index_copy_(0, index, g_rows)
             self._step(paths, g_rows.view_as(x), i)
@@ -266,17 +227,13 @@ def _objective_grad(model: nn.Module) -> Callable[[Tensor, Tensor], Tensor]:
     return grad
 
 
-def _prepare(z: Tensor, active: Tensor, x0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+def _prepare(
+    model: nn.Module, z: Tensor, active: Tensor, x0: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
     """Check shapes; return float32 copies (never inference tensors) and a bool mask.
 
     x0 is not range-checked: the solver projects any start (even NaN or inf) to the feasible set.
     """
-    if z.dim() != 3 or z.shape[-1] != N_CONTEXT:
-        raise ValueError(f"z must have shape (B, S, {N_CONTEXT}), got {tuple(z.shape)}")
-    if tuple(active.shape) != tuple(z.shape[:2]) or tuple(x0.shape) != tuple(z.shape[:2]):
-        raise ValueError(
-            f"active and x0 must have shape {tuple(z.shape[:2])}, "
-            f"got {tuple(active.shape)} and {tuple(x0.shape)}"
-        )
+    check_inputs(model, z, active, x0, range_check=False)
     as_f32 = lambda t: t.detach().to(torch.float32, copy=True)  # noqa: E731
     return as_f32(z), active.detach().to(torch.bool, copy=True), as_f32(x0)
