@@ -46,6 +46,7 @@ from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 from agents.base import Agent, SlicingSpec
+from agents.schedule import Schedule
 from agents.td3.config import TD3Config
 from agents.td3.vec_env import CellSpaces, cell_spaces, to_shares
 from slicesim.io import atomic_write
@@ -110,7 +111,7 @@ class TD3Agent(Agent):
             self.config = config or TD3Config()
         else:
             self.config = TD3Config.from_yaml(config)
-        self.collect_periods = collect_periods
+        self.schedule = Schedule(collect_periods)
         self.model: TD3 | None = model
         self.learning = model is None if learn is None else bool(learn)
         self.trained = model is not None
@@ -137,14 +138,11 @@ class TD3Agent(Agent):
         """Start an episode; a model that fits the env is kept with its buffer."""
         super().reset(spec, seed)
         self.seed = seed
-        self.steps = 0
-        self.changes: list[int] = []
-        self.active_prev: np.ndarray | None = None
+        self.schedule.reset(spec, trained=self.trained)
         self.pending: tuple[np.ndarray, np.ndarray] | None = None
-        default = spec.first_phase_end if self.collect_periods is None else self.collect_periods
-        self.collect = 0 if self.trained else default
-        self.explore_start = 0
-        self.noise_start = -self.config.noise_decay_periods if self.trained else self.collect
+        self.noise_start = (
+            -self.config.noise_decay_periods if self.trained else self.schedule.collect
+        )
 
     def forget(self) -> None:
         """Drop the networks and the buffer: the next episode explores and trains from scratch."""
@@ -156,7 +154,7 @@ class TD3Agent(Agent):
             "learned": self.trained,
             "gradient_steps": self.gradient_steps,
             "batch_size": self.batch_size_used,
-            "slice_changes": list(getattr(self, "changes", [])),
+            "slice_changes": list(self.schedule.changes),
         }
 
     def ensure_model(self, active: np.ndarray) -> TD3:
@@ -177,8 +175,8 @@ class TD3Agent(Agent):
                     f"{obs_space.shape}, {act_space.shape}"
                 )
         if self.model is not None:  # a rebuild (another slice set): explore, then train again
-            self.explore_start, self.collect = self.steps, self.config.reexplore_periods
-            self.noise_start = self.steps + self.collect
+            self.schedule.collect_again(self.config.reexplore_periods)
+            self.noise_start = self.schedule.period + self.schedule.collect
         env = DummyVecEnv([lambda: CellSpaces(obs_space, act_space)] * self.spec.n_cells)
         self.model = build_model(self.config, env, self.seed)
         self.trained = False
@@ -206,9 +204,8 @@ class TD3Agent(Agent):
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         self.spec  # noqa: B018  (raises a clear error before reset)
         active = np.asarray(info["active_next"], dtype=bool)
-        if self.active_prev is not None and not np.array_equal(active, self.active_prev):
+        if self.schedule.see(active):
             self.on_slice_change(active)
-        self.active_prev = active
         model = self.ensure_model(active)
         flat = self.cell_obs(obs, active)
         scaled = self.scaled_action(model, flat)
@@ -223,7 +220,7 @@ class TD3Agent(Agent):
         next_obs: np.ndarray,
         info: dict[str, Any],
     ) -> None:
-        self.steps += 1
+        self.schedule.tick()
         if not self.learning or self.pending is None or self.model is None:
             return
         model, (flat, scaled), n = self.model, self.pending, self.spec.n_cells
@@ -233,7 +230,7 @@ class TD3Agent(Agent):
             rewards = np.asarray(info["cell_reward"], dtype=np.float32)
             model.replay_buffer.add(flat, next_flat, scaled, rewards, np.zeros(n), [{}] * n)
             model.num_timesteps += n
-        if self.steps - self.explore_start < self.collect:
+        if self.schedule.collecting:
             return
         if not self.trained:  # once, at the end of exploration (normally: end of H0)
             self.trained = self.train(self.config.pretrain_gradient_steps)
@@ -283,7 +280,7 @@ class TD3Agent(Agent):
     def noise_sigma(self) -> float:
         """Exploration sigma: linear from noise_sigma to noise_sigma_min since the last restart."""
         c = self.config
-        done = min(1.0, (self.steps - self.noise_start) / max(c.noise_decay_periods, 1))
+        done = min(1.0, (self.schedule.period - self.noise_start) / max(c.noise_decay_periods, 1))
         return c.noise_sigma + max(done, 0.0) * (c.noise_sigma_min - c.noise_sigma)
 
     def train(self, gradient_steps: int) -> bool:
@@ -313,10 +310,9 @@ class TD3Agent(Agent):
 
     def on_slice_change(self, active: np.ndarray) -> None:
         """The buffer policy on a slice-set change (module docstring): retrain, re-explore."""
-        self.changes.append(self.steps)
         if not self.learning or not self.trained:
             return
-        self.noise_start = self.steps
+        self.noise_start = self.schedule.period
         if self.config.on_slice_change == "clear":
             assert self.model is not None and self.model.replay_buffer is not None
             self.model.replay_buffer.reset()

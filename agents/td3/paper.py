@@ -56,6 +56,5 @@ class TD3PaperAgent(TD3Agent):
 
     def on_slice_change(self, active: np.ndarray) -> None:
         """Fresh networks and buffer for the new slice set; explore, then train again."""
-        self.changes.append(self.steps)
         if self.learning:  # ensure_model rebuilds the networks, re-explores and trains again
             self.ensure_model(active)
