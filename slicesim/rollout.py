@@ -17,6 +17,7 @@ in the ``*_next`` keys (``active_next``, ``demand_next``, ``period_next``, ``pha
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from slicesim.sim import p_satisfied
 
 __all__ = [
     "Learner",
+    "PeriodSummary",
     "Policy",
     "SimulatorUser",
     "SlicingSpec",
@@ -148,6 +150,20 @@ class _Growing:
         return self.data[: self.n]
 
 
+@dataclass(frozen=True)
+class PeriodSummary:
+    """The per-period KPIs of a set of periods, summarised (the one definition: ``summary.json``
+    per phase, and the bench's and the sweep's metrics per slice set and busy hours)."""
+
+    mean_utility: float
+    """Mean over the periods of the period's utility (sum over active pairs of log(1 + r))."""
+    mean_r: float
+    """Mean r over every active (period, cell, slice)."""
+    p_r1: float
+    """Fraction of those with r = 1 (:func:`slicesim.sim.p_satisfied`)."""
+    periods: int
+
+
 @dataclass
 class Trajectory:
     """What one run recorded, per period: actions, raw KPIs, QoS, utility, phase and timings.
@@ -249,20 +265,26 @@ class Trajectory:
             {n: self.stacked(n)[rows] for n in self.ARRAYS},
         )
 
+    def summarise(self, sel: np.ndarray) -> PeriodSummary:
+        """The KPIs of the periods selected by the bool mask ``sel`` (T,), summarised (NaN for
+        none)."""
+        r = self.stacked("r")[sel][self.stacked("active")[sel]]
+        return PeriodSummary(
+            mean_utility=float(self.utility[sel].mean()) if sel.any() else float("nan"),
+            mean_r=float(r.mean()) if r.size else float("nan"),
+            p_r1=p_satisfied(r),
+            periods=int(sel.sum()),
+        )
+
     def summary(self) -> dict[str, Any]:
-        """Per phase: mean utility, mean r and P(r = 1) over active pairs, decision time."""
+        """Per phase: :class:`PeriodSummary` and the median decision time (``summary.json``)."""
         out: dict[str, Any] = {"agent": self.agent, "periods": len(self), **self.meta}
         phases = np.array(self.phases)
-        r_all, active = self.stacked("r"), self.stacked("active")
         decision = self.series("decision_s")
         for phase in dict.fromkeys(self.phases):
             sel = phases == phase
-            r = r_all[sel][active[sel]]
             out[phase] = {
-                "periods": int(sel.sum()),
-                "mean_utility": float(np.mean(self.utility[sel])),
-                "mean_r": float(r.mean()),
-                "p_r1": p_satisfied(r),
+                **dataclasses.asdict(self.summarise(sel)),
                 "decision_ms": float(1e3 * np.median(decision[sel])),
             }
         out["learn_s"] = float(self.series("learn_s").sum())

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from slicesim.experiments.stats import Estimate, estimate, gap_closed, paired
-from slicesim.rollout import Trajectory, scored_periods
+from slicesim.rollout import PeriodSummary, Trajectory, scored_periods
 from slicesim.sim import p_satisfied
 
 __all__ = [
@@ -83,24 +83,9 @@ def _plain(obj: Any) -> Any:
 # ---------------------------------------------------------------------------- one run
 
 
-@dataclass(frozen=True)
-class SubsetMetrics:
-    """One run's means over a subset of its periods."""
-
-    mean_utility: float
-    mean_r: float
-    p_r1: float
-    periods: int
-
-    @classmethod
-    def of(cls, traj: Trajectory, sel: np.ndarray) -> SubsetMetrics:
-        r = traj.stacked("r")[sel][traj.stacked("active")[sel]]
-        return cls(
-            mean_utility=float(traj.utility[sel].mean()) if sel.any() else float("nan"),
-            mean_r=float(r.mean()) if r.size else float("nan"),
-            p_r1=p_satisfied(r),
-            periods=int(sel.sum()),
-        )
+SubsetMetrics = PeriodSummary
+"""One run's means over a subset of its periods (all scored periods of a slice set, or its busy
+hours): the rollout's one per-period summary, :meth:`Trajectory.summarise`."""
 
 
 @dataclass(frozen=True)
@@ -155,8 +140,8 @@ def run_metrics(traj: Trajectory, collect: int, every: int, day: int) -> RunMetr
         block = max(1, min(day, len(live) // 4))
         target = 0.98 * float(mean_r[late].mean())
         sets[str(key)] = SetMetrics(
-            all=SubsetMetrics.of(traj, sel),
-            busy=SubsetMetrics.of(traj, busy_periods(demand, sel)),
+            all=traj.summarise(sel),
+            busy=traj.summarise(busy_periods(demand, sel)),
             converged_p_r1=p_satisfied(r_all[late][active[late]]),
             recovery_periods=recovery_periods(mean_r[live], target, block),
             decision_ms=float(1e3 * np.median(traj.series("decision_s")[sel])),
