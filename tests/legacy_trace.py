@@ -2,7 +2,7 @@
 
 ``tests/data/legacy_trace.npz`` was written by :func:`record` on commit 87a44e5 (slicesim 0.1, the
 last commit before the 3GPP radio model and the corrected KPI model) with ``python -m
-tests.legacy_trace``; ``tests/test_legacy.py`` replays it with ``radio.model: legacy`` and
+tests.legacy_trace``; ``tests/sim/test_legacy.py`` replays it with ``radio.model: legacy`` and
 ``sim.kpi_model: legacy``: earlier results stay reproducible. ``tests/data/trace_02.npz`` is
 :func:`record` of the 0.2 defaults on commit b0f6309: refactors must not move it.
 """

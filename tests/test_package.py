@@ -177,3 +177,16 @@ def test_only_the_engine_reads_the_networks_private_attributes():
                     and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):  # fmt: skip
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
     assert found == []
+
+
+def test_the_tests_mirror_the_package():
+    """Each folder of tests is a package folder: tests/sim for slicesim/sim, tests/agents/idla
+    for agents/idla, and so on (the top level holds what spans them)."""
+    folders = [p for p in ROOT.joinpath("tests").rglob("*") if p.is_dir() and p.name != "data"]
+    folders = [p for p in folders if not p.name.startswith((".", "__"))]
+    assert folders, "tests has no sub-packages"
+    for folder in folders:
+        rel = folder.relative_to(ROOT / "tests")
+        mirror = [ROOT / "slicesim" / rel, ROOT / rel]
+        assert any((m / "__init__.py").is_file() for m in mirror), f"tests/{rel} mirrors nothing"
+        assert (folder / "__init__.py").is_file(), f"tests/{rel} is not a package"

@@ -11,6 +11,7 @@ import torch
 from agents import SlicingSpec, run
 from agents.idla.dataset import SampleBuffer, augment
 from agents.idla.estimator import QosEstimator, TrainConfig, fit
+from agents.schedule import Schedule
 from agents.traffic import TrafficAgent
 from slicesim.envs import make_env
 from slicesim.sim import p_satisfied
@@ -120,3 +121,25 @@ def test_estimator_save_load_round_trip_and_errors(tmp_path):
         ValueError, match="has format_version 99; this slicesim reads versions 1 to 2"
     ):
         QosEstimator.load(tmp_path / "old.pt")
+
+
+def test_the_learners_schedule_counts_collection_and_slice_changes():
+    spec = SlicingSpec.from_env(make_env("small", SMALL))
+    schedule = Schedule()
+    schedule.reset(spec, trained=False)
+    assert schedule.collect == spec.first_phase_end == 20  # default: H0
+    changes = []
+    for period in range(30):
+        ids = [1, 2, 4] if period < 20 else [1, 2, 3, 4]
+        active = np.isin(spec.slice_ids, ids)[None].repeat(spec.n_cells, 0)
+        changes.append(schedule.see(active))
+        assert schedule.collecting == (period < 20)
+        schedule.tick()
+    assert schedule.changes == [20] and changes.index(True) == 20 and sum(changes) == 1
+    schedule.collect_again(5)  # e.g. new networks: a new window from now
+    assert schedule.collecting and schedule.start == 30
+    schedule.reset(spec, trained=True)  # an agent that has learned does not collect again
+    assert not schedule.collecting and schedule.changes == []
+    short = Schedule(collect_periods=7)
+    short.reset(spec, trained=False)
+    assert short.collect == 7

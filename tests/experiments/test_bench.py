@@ -23,7 +23,7 @@ FILES = ("fig2_traffic_mask.png", "fig3_estimator_mae.png", "fig4_throughput.png
 
 
 class HalfFirst:
-    """A user's agent for ``--agent tests.test_bench:HalfFirst``: half to the first slice."""
+    """A user's agent for ``--agent tests.experiments.test_bench:HalfFirst``: half to the first slice."""
 
     def act(self, obs, info):
         active = info["active_next"].astype(float)
@@ -33,7 +33,7 @@ class HalfFirst:
 
 
 def test_bench_reads_every_agent_against_the_yardsticks(tmp_path):
-    agents = ["equal", "traffic", "idla", "sim-oracle", "tests.test_bench:HalfFirst"]
+    agents = ["equal", "traffic", "idla", "sim-oracle", "tests.experiments.test_bench:HalfFirst"]
     result = bench("small", agents, 2, tmp_path, overrides=SHORT, workers=2, oracle_draws=2,
                    progress=False)  # fmt: skip
     assert len(result.ran) == 10
@@ -111,8 +111,10 @@ def test_an_agent_that_cannot_learn_says_so(recwarn):
 def test_bench_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match="agent 'nope' is unknown"):
         make_agent("nope")
-    with pytest.raises(ValueError, match=r"agent 'tests\.test_bench:Missing' cannot be imported"):
-        make_agent("tests.test_bench:Missing")
+    with pytest.raises(
+        ValueError, match=r"agent 'tests\.experiments\.test_bench:Missing' cannot be imported"
+    ):
+        make_agent("tests.experiments.test_bench:Missing")
     with pytest.raises(ValueError, match=r"agent\.sim-oracle\.draws = 0 is out of range"):
         bench("small", ["equal", "sim-oracle"], 1, tmp_path, oracle_draws=0)
     assert main(["bench", "--scenario", "small", "--agents", "traffic", "--seeds", "0",

@@ -31,7 +31,8 @@ def test_collect_train_optimise_and_adapt_without_retraining(cls, tmp_path):
     agent.save(tmp_path)
     fresh = cls.load(tmp_path)
     again = run(make_env("small", TIMELINE), fresh, periods=3, progress=False, seed=2)
-    assert len(again) == 3 and fresh.steps == 3 and len(fresh.buffer) == 0  # decides at once
+    decided_at_once = len(fresh.buffer) == 0
+    assert len(again) == 3 and fresh.schedule.period == 3 and decided_at_once
 
 
 def test_ours_keeps_learning_starts_a_new_slice_safely_and_gives_it_prbs():
@@ -53,3 +54,12 @@ def test_same_seed_same_decisions():
         return run(env, agent, progress=False, seed=seed).stacked("action")
 
     np.testing.assert_array_equal(actions(4), actions(4))
+
+
+def test_the_context_width_follows_the_env_history():
+    # H = 3 past periods: a context of 2 * 3 + 2 = 8 features, an estimator of 9 inputs
+    agent = IDLAAgent(collect_periods=10, train=TrainConfig(target="utility", epochs=3))
+    env = make_env("small", {**TIMELINE, "timeline.n_periods": 14}, history=3)
+    traj = run(env, agent, progress=False, seed=1)
+    assert agent.estimator.n_inputs == 9 and agent.buffer.arrays()[0].shape[1] == 9
+    np.testing.assert_allclose(traj.stacked("x")[10:].sum(axis=2), 1.0, atol=1e-6)

@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from agents.grid import compositions
 from agents.idla.estimator import QosEstimator
 from agents.idla.oracle import grid_search
-from agents.idla.search import grid_log_values, solve
-from tests.conftest import random_mlp
+from agents.idla.search import solve
+from agents.idla.values import log_values
+from tests.conftest import compositions, random_mlp
 
 
 def utility(model: nn.Module, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -57,7 +57,7 @@ def test_fast_path_of_the_paper_mlp_equals_the_plain_call():
     model = QosEstimator().eval()
     z, x = torch.randn(30, 12), torch.rand(30, 7)
     plain = nn.Sequential(*model.net)  # no grid_log_values: rows through forward()
-    torch.testing.assert_close(grid_log_values(model, z, x), grid_log_values(plain, z, x))
+    torch.testing.assert_close(log_values(model, z, x), log_values(plain, z, x))
 
 
 def test_shapes_bounds_ties_and_inactive_cells():

@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor, nn
 
-from agents.idla.solver import LagrangianSolver, project_feasible, utility
+from agents.idla.solver import LagrangianSolver, project_feasible
+from agents.idla.values import estimated_utility as utility
+from tests.conftest import random_mlp
 
 
 class ExpUtility(nn.Module):
@@ -251,14 +253,15 @@ def test_config_errors_name_the_field(field: str, value: float, message: str) ->
 
 
 def test_shape_errors() -> None:
+    # the context width W comes from the estimator (13 inputs: W = 12)
     with pytest.raises(ValueError, match=r"z must have shape \(B, S, 12\), got \(2, 3, 11\)"):
         LagrangianSolver().solve(
-            ExpUtility(),
+            random_mlp(0),
             torch.zeros(2, 3, 11),
             torch.ones(2, 3, dtype=torch.bool),
             torch.zeros(2, 3),
         )
-    with pytest.raises(ValueError, match=r"active and x0 must have shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"x0 must have shape \(2, 3\)"):
         LagrangianSolver().solve(
             ExpUtility(),
             torch.zeros(2, 3, 12),
