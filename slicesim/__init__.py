@@ -3,7 +3,7 @@
 from slicesim.config import ConfigError, ScenarioConfig, list_scenarios, load_scenario
 from slicesim.sim import Network, PeriodReport, qos, utility
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ConfigError",
