@@ -6,6 +6,10 @@ Ids (registered on ``import slicesim``, idempotently):
 * ``slicesim/MultiCellSlicing-<name>-v0`` for every shipped scenario ``<name>``
   (``slicesim.list_scenarios()``: ``paper``, ``small``).
 
+Every id also has a vector entry point, :class:`~slicesim.envs.vector.SlicingVectorEnv`:
+``gymnasium.make_vec(id, num_envs=64)`` steps 64 replicas in one pass (pass
+``vectorization_mode="sync"`` or ``"async"`` for Gymnasium's own vector envs of ``SlicingEnv``).
+
 The env truncates its episodes itself after the timeline's ``n_periods`` (overrides included), so
 the ids are registered without ``max_episode_steps``: a registration-time horizon could not follow
 ``config={"timeline.n_periods": N}``.
@@ -27,14 +31,17 @@ import gymnasium as gym
 
 from slicesim.config import ConfigError, ScenarioConfig, list_scenarios, load_scenario
 from slicesim.envs.slicing_env import SlicingEnv
+from slicesim.envs.vector import SlicingVectorEnv
 
 __all__ = [
     "DEFAULT_SCENARIO",
     "ENTRY_POINT",
     "ENV_ID",
+    "VECTOR_ENTRY_POINT",
     "CellParallelEnv",
     "CellVecEnv",
     "SlicingEnv",
+    "SlicingVectorEnv",
     "env_id",
     "make_env",
     "register_envs",
@@ -44,6 +51,7 @@ ENV_ID = "slicesim/MultiCellSlicing-v0"
 """The generic id; its scenario defaults to :data:`DEFAULT_SCENARIO`."""
 DEFAULT_SCENARIO = "paper"
 ENTRY_POINT = "slicesim.envs.slicing_env:SlicingEnv"
+VECTOR_ENTRY_POINT = "slicesim.envs.vector:SlicingVectorEnv"
 _NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")  # names that make unambiguous ids
 
 
@@ -69,7 +77,12 @@ def register_envs() -> list[str]:
         except (ConfigError, OSError) as err:  # a broken file must not break `import slicesim`
             warnings.warn(f"{id_} not registered: {err}", stacklevel=2)
             continue
-        gym.register(id=id_, entry_point=ENTRY_POINT, kwargs={"scenario": scenario})
+        gym.register(
+            id=id_,
+            entry_point=ENTRY_POINT,
+            vector_entry_point=VECTOR_ENTRY_POINT,
+            kwargs={"scenario": scenario},
+        )
         added.append(id_)
     return added
 

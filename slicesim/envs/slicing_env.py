@@ -186,18 +186,32 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply the shares, simulate one control period, observe and score it."""
-        net = self._require_net()
+        x, rescaled = self.begin_step(action)
+        report = self._require_net().run_period(x)
+        return self.end_step(report, rescaled)
+
+    def begin_step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first half of :meth:`step`: check ``action``; the shares the network will run
+        and the per-cell rescaled flags. :class:`~slicesim.envs.SlicingVectorEnv` runs many
+        networks' periods between the two halves."""
+        self._require_net()
         if self._steps >= self.max_episode_steps:
             raise RuntimeError(
                 f"the episode was truncated after {self.max_episode_steps} periods "
                 "(timeline.n_periods): call reset()"
             )
         # the active set the agent was shown (active_next); Network.active_mask() costs ~80 us
-        x, rescaled = check_shares(
+        return check_shares(
             action, self._active_next, self.slice_ids, rescale=not self.strict, name="action"
         )
+
+    def end_step(
+        self, report: PeriodReport, rescaled: np.ndarray
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """The second half of :meth:`step`: observe and score the period ``report`` of
+        ``self.net`` that followed :meth:`begin_step`."""
+        net = self._require_net()
         previous = None if self._last is None else self._last[0].active
-        report = net.run_period(x)
         self._steps += 1
         r = report.qos(net.thr_need_mbps, net.delay_need_ms)
         active = report.active

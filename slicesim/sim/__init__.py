@@ -3,7 +3,7 @@
 Nothing here imports gymnasium; the Gymnasium glue lives in :mod:`slicesim.envs`.
 """
 
-from slicesim.sim.engine import Network
+from slicesim.sim.engine import Network, run_periods
 from slicesim.sim.kpi import PeriodReport, cell_reward, p_satisfied, qos, satisfied, utility
 from slicesim.sim.scheduler import check_shares, equal_split, proportional_split
 
@@ -16,6 +16,7 @@ __all__ = [
     "p_satisfied",
     "proportional_split",
     "qos",
+    "run_periods",
     "satisfied",
     "utility",
 ]

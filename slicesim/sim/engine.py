@@ -26,10 +26,10 @@ from slicesim.sim.layout import make_layout
 from slicesim.sim.link import LINK_MODELS
 from slicesim.sim.scheduler import check_shares
 from slicesim.sim.traffic import PoissonTable, TrafficMasks, cell_weights
-from slicesim.sim.window import PeriodInputs, simulate_window
+from slicesim.sim.window import PeriodInputs, simulate_window, simulate_windows
 from slicesim.sim.world import World
 
-__all__ = ["Network", "Replay"]
+__all__ = ["Network", "Replay", "run_periods"]
 
 
 class Network:
@@ -219,20 +219,27 @@ class Network:
             ValueError: from :func:`~slicesim.sim.scheduler.check_shares` (wrong shape, NaN/inf,
                 negative or > 1 entries, a cell summing above 1), naming cell and slice.
         """
+        return run_periods([self], [x])[0]
+
+    def _prepare(self, x: np.ndarray) -> PeriodInputs:
+        """The coming period's window inputs for shares ``x`` (checked)."""
         active = self.active_mask()
         x, _ = check_shares(x, active, self.config.slice_ids)
-        inputs = self._inputs(active, x[None], self._cell_util[None])
-        window = simulate_window(self.world, inputs, [self._rng])
-        self._cell_util = window.util_end[0, 0].copy()  # next period's warm start
-        kpis = window.sums.kpis(self.config.sim.window_s, self.n_prb)
+        return self._inputs(active, x[None], self._cell_util[None])
+
+    def _finish(
+        self, inputs: PeriodInputs, kpis: dict[str, np.ndarray], util_end: np.ndarray, k: int
+    ) -> PeriodReport:
+        """Close the period with draw ``k`` of a window: its report; the network moves on."""
+        self._cell_util = util_end[k, 0].copy()  # next period's warm start
         report = PeriodReport(
             period=self.period,
             phase=self.config.phase_at(self.period).name,
-            x=x,
-            active=active,
+            x=inputs.xs[0],
+            active=inputs.active,
             mask=inputs.mask,
-            cell_util=kpis["prb_util"][0, 0].sum(axis=1),
-            **{k: v[0, 0] for k, v in kpis.items()},
+            cell_util=kpis["prb_util"][k, 0].sum(axis=1),
+            **{name: v[k, 0] for name, v in kpis.items()},
         )
         self.period += 1
         return report
@@ -323,6 +330,60 @@ class Network:
         return Replay(
             x=xs, active=active, r=np.where(active, r, 1.0), kpis=kpis, cell_util=window.cell_util
         )
+
+
+def run_periods(networks: Sequence[Network], xs: Sequence[np.ndarray]) -> list[PeriodReport]:
+    """One control period of every network, simulated in one window pass where that is exact.
+
+    The networks must share one scenario (the same :class:`~slicesim.config.ScenarioConfig`);
+    each keeps its own seed, static world, period and generator. With an exact KPI model (the
+    default ``user_ps``) their windows run together (:func:`~slicesim.sim.window.
+    simulate_windows`: the per-epoch Python, SimPy and numpy-call overhead is paid once for all
+    of them) and network k's report equals ``networks[k].run_period(xs[k])`` bit for bit; with
+    ``sim.kpi_model: legacy`` (whose water-filling mixes groups) they run one after the other.
+
+    Args:
+        networks: the networks, each advanced by one period.
+        xs: the shares of each, (n_cells, n_slices) (checked as by :meth:`Network.run_period`).
+
+    Returns:
+        One report per network.
+
+    Raises:
+        ValueError: networks of different scenarios, a length mismatch, or bad shares (naming
+            the network, cell and slice).
+    """
+    if len(networks) != len(xs):
+        raise ValueError(f"{len(networks)} networks but {len(xs)} share arrays")
+    if not networks:
+        return []
+    config = networks[0].config
+    for k, net in enumerate(networks):
+        if net.config is not config and net.config != config:
+            raise ValueError(f"networks[{k}] runs another scenario than networks[0]")
+    inputs = []
+    for k, (net, x) in enumerate(zip(networks, xs, strict=True)):
+        try:
+            inputs.append(net._prepare(x))
+        except ValueError as err:
+            if len(networks) == 1:
+                raise
+            raise ValueError(f"networks[{k}]: {err}") from err
+    window_s, n_prb = config.sim.window_s, config.radio.n_prb
+    if len(networks) > 1 and networks[0].world.kpi_model.exact:
+        window = simulate_windows(
+            [net.world for net in networks], inputs, [net._rng for net in networks]
+        )
+        kpis = window.sums.kpis(window_s, n_prb)
+        return [
+            net._finish(inp, kpis, window.util_end, k)
+            for k, (net, inp) in enumerate(zip(networks, inputs, strict=True))
+        ]
+    reports = []
+    for net, inp in zip(networks, inputs, strict=True):
+        window = simulate_window(net.world, inp, [net._rng])
+        reports.append(net._finish(inp, window.sums.kpis(window_s, n_prb), window.util_end, 0))
+    return reports
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ scenario's ``traffic.masks_csv`` gives a user's own masks, used as they are.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from slicesim.config import ScenarioConfig
@@ -96,3 +98,14 @@ class PoissonTable:
         """One Poisson count per entry of ``classes`` (class index = which mean)."""
         u = rng.random(len(classes)) + classes
         return np.searchsorted(self._flat, u, side="right") - self._offset[classes]
+
+    def draw_each(
+        self, classes: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]
+    ) -> np.ndarray:
+        """:meth:`draw` for several populations, each from its own generator, joined: the
+        same counts as one :meth:`draw` per population, with one search."""
+        if len(classes) == 1:
+            return self.draw(classes[0], rngs[0])
+        joined = np.concatenate(classes)
+        u = np.concatenate([rng.random(len(c)) for c, rng in zip(classes, rngs, strict=True)])
+        return np.searchsorted(self._flat, u + joined, side="right") - self._offset[joined]

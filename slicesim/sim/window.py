@@ -35,7 +35,15 @@ from slicesim.sim.kpi_model import Epoch
 from slicesim.sim.scheduler import prb_budgets, processor_share
 from slicesim.sim.world import World
 
-__all__ = ["EpochResult", "EpochUsers", "PeriodInputs", "Window", "epoch_step", "simulate_window"]
+__all__ = [
+    "EpochResult",
+    "EpochUsers",
+    "PeriodInputs",
+    "Window",
+    "epoch_step",
+    "simulate_window",
+    "simulate_windows",
+]
 
 _PER_COPY = ("bits", "busy_s", "delay_bits_s", "cqi_s")  # depend on the copy's shares
 _SHARED = ("arrived_bits", "user_s")  # the same in every copy (common random numbers)
@@ -108,9 +116,9 @@ class _Draw:
         self.start = np.empty(0)  # (rows,) session start, inf where blocked or not yet used
         self.end = np.empty(0)  # (rows,) session end, -inf likewise
         self.backlog = np.empty((copies, 0))  # (copies, rows) bits queued
-        # per-user KPI sums over the epochs: one row per copy, or one row shared by all copies
-        self.sums = {n: np.empty((copies, 0)) for n in _PER_COPY}
-        self.sums.update({n: np.empty((1, 0)) for n in _SHARED})
+        # per-user KPI sums over the epochs, stacked: a block of ``copies`` rows for each name
+        # of _PER_COPY, then one row for each of _SHARED (the same in every copy)
+        self.sums = np.empty((len(_PER_COPY) * copies + len(_SHARED), 0))
         self._grow(expected + 4 * math.isqrt(expected) + 16)
 
     def _grow(self, count: int) -> None:
@@ -126,8 +134,7 @@ class _Draw:
         self.start = np.concatenate([self.start, np.full(count, np.inf)])
         self.end = np.concatenate([self.end, np.full(count, -np.inf)])
         self.backlog = np.concatenate([self.backlog, np.zeros((self.copies, count))], axis=1)
-        for name, old in self.sums.items():
-            self.sums[name] = np.concatenate([old, np.zeros((len(old), count))], axis=1)
+        self.sums = np.concatenate([self.sums, np.zeros((len(self.sums), count))], axis=1)
 
     def add(self, slice_idx: int, start: float, duration: np.ndarray) -> None:
         """Admit users of ``slice_idx`` (blocked where their slice is inactive in their cell)."""
@@ -172,21 +179,25 @@ class _Draw:
             return np.stack([others @ u for u in util])
         return util @ self.gain[:n].T - util[:, self.cell[:n]] * self.own[:n]
 
-    def accumulate(self, lo: int, values: dict[str, np.ndarray]) -> None:
-        """Add one epoch: this draw's users are columns ``[lo, lo + n)`` of every value."""
-        n = self.n
-        for name, value in values.items():
-            self.sums[name][:, :n] += value[..., lo : lo + n]
+    def accumulate(self, lo: int, values: np.ndarray) -> None:
+        """Add one epoch: this draw's users are columns ``[lo, lo + n)`` of ``values`` (the
+        epoch's terms stacked as :attr:`sums`)."""
+        self.sums[:, : self.n] += values[:, lo : lo + self.n]
 
     def group_sums(self, n_groups: int) -> dict[str, np.ndarray]:
         """The per-user sums added up per (copy, group): each (copies, n_groups)."""
         group = self.group[: self.n]
-        flat = (group + (np.arange(self.copies) * n_groups)[:, None]).ravel()
+        copies = self.copies
+        flat = (group + (np.arange(copies) * n_groups)[:, None]).ravel()
         out = {}
-        for name, rows in self.sums.items():
-            rows = np.broadcast_to(rows[:, : self.n], (self.copies, self.n))
-            total = np.bincount(flat, weights=rows.ravel(), minlength=self.copies * n_groups)
-            out[name] = total.reshape(self.copies, n_groups)
+        for k, name in enumerate(_PER_COPY + _SHARED):
+            if k < len(_PER_COPY):
+                rows = self.sums[k * copies : (k + 1) * copies, : self.n]
+            else:
+                row = len(_PER_COPY) * copies + k - len(_PER_COPY)
+                rows = np.broadcast_to(self.sums[row : row + 1, : self.n], (copies, self.n))
+            total = np.bincount(flat, weights=rows.ravel(), minlength=copies * n_groups)
+            out[name] = total.reshape(copies, n_groups)
         return out
 
     def arrivals(self, env: simpy.Environment, s: int, rate: float) -> Any:
@@ -255,14 +266,15 @@ def epoch_step(world: World, users: EpochUsers, budget: np.ndarray) -> EpochResu
     Args:
         world: the static world.
         users: the epoch's users (their bursts already drawn).
-        budget: PRBs of every (copy, group), (copies, n_groups).
+        budget: PRBs of every (draw, copy, group), flat: (draws * copies * n_groups,), the
+            order of ``users.flat``.
     """
     sim, model = world.sim, world.kpi_model
     dt, cap_s = sim.epoch_s, sim.buffer_s
     n_all = users.n_flat
     cqi, prb_bps = world.link.rates(users.own / (world.noise_mw + users.interference))
     # bit/s with the whole slice (copies, n); the 1 bit/s floor keeps zero budgets finite
-    full_rate = np.maximum(budget[:, users.group] * prb_bps, 1.0)
+    full_rate = np.maximum(budget[users.flat].reshape(-1, len(users.group)) * prb_bps, 1.0)
     burst = world.burst_bits[users.slice]  # (n,)
     arrived = burst * users.counts * users.present  # (n,)
     need = users.backlog + arrived  # (copies, n)
@@ -295,23 +307,32 @@ class _Epochs:
     def __init__(
         self,
         world: World,
-        inputs: PeriodInputs,
+        inputs: Sequence[PeriodInputs],
+        warm: np.ndarray,
+        frozen: np.ndarray | None,
         draws: list[_Draw],
         recorder: TrafficRecorder | None,
     ) -> None:
-        self.world, self.inputs, self.draws, self.recorder = world, inputs, draws, recorder
-        copies = inputs.xs.shape[0]
+        self.world, self.frozen, self.draws, self.recorder = world, frozen, draws, recorder
+        copies = inputs[0].xs.shape[0]
         n_groups = world.n_groups
-        self.budget = prb_budgets(inputs.xs, world.n_prb).reshape(copies, n_groups)
         self.shape = (len(draws), copies, n_groups)
+        if all(inp is inputs[0] for inp in inputs):  # one period for every draw (the replays)
+            one = prb_budgets(inputs[0].xs, world.n_prb).reshape(copies, n_groups)
+            self.budget = np.broadcast_to(one, self.shape)
+        else:  # a period per draw (replicas of a network)
+            self.budget = np.stack(
+                [prb_budgets(inp.xs, world.n_prb).reshape(copies, n_groups) for inp in inputs]
+            )
+        self.budget_flat = self.budget.reshape(-1)  # in the order of EpochUsers.flat
         self.prb_s = np.zeros(self.shape)  # PRB-seconds used per (draw, copy, group)
         self.trace: list[np.ndarray] = []  # per epoch, the loads behind its interference
-        self.util_end = np.broadcast_to(inputs.warm[:, None, :], (*self.shape[:2], world.n_cells))
+        self.util_end = np.broadcast_to(warm[:, None, :], (*self.shape[:2], world.n_cells))
         self.copy_offset = (np.arange(copies) * n_groups)[:, None]  # copy l's groups: + l G
 
     def process(self, env: simpy.Environment) -> Any:
         """SimPy process: a scheduling epoch every ``epoch_s``."""
-        frozen = self.inputs.frozen
+        frozen = self.frozen
         util = self.util_end  # (draws, copies, n_cells)
         epoch = 0
         while True:
@@ -326,7 +347,7 @@ class _Epochs:
         """Gather every draw's users at time ``t`` (and draw their bursts)."""
         draws, world = self.draws, self.world
         rows = [d.n for d in draws]
-        frozen = self.inputs.frozen is not None
+        frozen = self.frozen is not None
         group = _joined([d.group[:n] for d, n in zip(draws, rows, strict=True)])
         base = (
             group
@@ -347,7 +368,7 @@ class _Epochs:
             interference=_joined(
                 [d.interference(u, exact) for d, u in zip(draws, loads, strict=True)], axis=1
             ),
-            counts=_joined([world.bursts.draw(d.slice[: d.n], d.rng) for d in draws]),
+            counts=world.bursts.draw_each([d.slice[: d.n] for d in draws], [d.rng for d in draws]),
             backlog=_joined([d.backlog[:, : d.n] for d in draws], axis=1) * present,
         )
 
@@ -355,15 +376,21 @@ class _Epochs:
         """One epoch at time ``t`` under the cell loads ``util``; the loads it leaves."""
         world, draws = self.world, self.draws
         users = self.users(t, util)
-        result = epoch_step(world, users, self.budget)
+        result = epoch_step(world, users, self.budget_flat)
         if self.recorder is not None:
             self.recorder.epoch(
                 [d.n for d in draws], users.present, result.prb_bps[0], result.cqi[0], users.counts
             )
+        copies = self.shape[1]
+        n = result.backlog.shape[1]
+        values = np.concatenate(
+            [np.broadcast_to(result.values[name], (copies, n)) for name in _PER_COPY]
+            + [np.reshape(result.values[name], (1, n)) for name in _SHARED]
+        )
         lo = 0
         for d in draws:
             d.backlog[:, : d.n] = result.backlog[:, lo : lo + d.n]
-            d.accumulate(lo, result.values)
+            d.accumulate(lo, values)
             lo += d.n
         used = result.used.reshape(self.shape) * self.budget
         self.prb_s += used * world.sim.epoch_s
@@ -386,29 +413,88 @@ def simulate_window(
         capture: if given, one :class:`~slicesim.sim.capture.Traffic` per draw is appended
             (users and bursts; the KPIs and the draws' generators are the same as without).
     """
-    sim = world.sim
-    copies, n_groups = inputs.xs.shape[0], world.n_groups
-    users_mean = world.users_per_cell * inputs.mask * world.n_cells  # (n_slices,)
-    rate = users_mean / world.session_s  # sessions/s per slice
-    draws = []
-    for k, rng in enumerate(rngs):
-        n0 = rng.poisson(users_mean)
-        expected = int(n0.sum() + np.ceil(rate.sum() * sim.window_s))
-        draw = _Draw(world, inputs.active, rng, copies, k * copies * n_groups, expected)
-        for s in np.flatnonzero(n0):  # stationary population with memoryless residual sessions
-            draw.add(int(s), 0.0, rng.exponential(world.session_s[s], size=n0[s]))
-        draws.append(draw)
-    env = simpy.Environment()
-    for draw in draws:
-        for s in np.flatnonzero(rate * inputs.active.any(axis=0) > 0):
-            env.process(draw.arrivals(env, int(s), float(rate[s])))
-    recorder = None if capture is None else TrafficRecorder(world, inputs.period, len(draws))
-    epochs = _Epochs(world, inputs, draws, recorder)
-    env.process(epochs.process(env))
-    env.run(until=sim.window_s)
+    recorder = None if capture is None else TrafficRecorder(world, inputs.period, len(rngs))
+    window, draws = _simulate(
+        [world] * len(rngs), [inputs] * len(rngs), inputs.warm, inputs.frozen, rngs, recorder
+    )
     if capture is not None and recorder is not None:
         capture.extend(recorder.traffic(draws))
+    return window
+
+
+def simulate_windows(
+    worlds: Sequence[World],
+    inputs: Sequence[PeriodInputs],
+    rngs: Sequence[np.random.Generator],
+) -> Window:
+    """Simulate the windows of several networks in one pass: draw k is network k.
+
+    The networks share their scenario (sizes, radio and KPI models, time scales) but each has
+    its own static world (drop pool, shadowing), period (mask, slice set), shares and warm
+    loads. With an ``exact`` KPI model every draw's arithmetic is its own (per-draw
+    interference, per-group sums), so draw k equals :func:`simulate_window` of network k alone,
+    bit for bit; SimPy still orders every draw's events on one clock.
+
+    Args:
+        worlds: one static world per network.
+        inputs: one per network, each with warm loads of shape (1, n_cells) and no frozen loads.
+        rngs: one generator per network.
+    """
+    if not len(worlds) == len(inputs) == len(rngs):
+        raise ValueError(
+            f"worlds, inputs and rngs differ in length: {len(worlds)}, {len(inputs)}, {len(rngs)}"
+        )
+    shared = worlds[0]
+    for k, (w, inp) in enumerate(zip(worlds, inputs, strict=True)):
+        if (w.n_cells, w.n_slices, w.n_prb, w.sim) != (
+            shared.n_cells,
+            shared.n_slices,
+            shared.n_prb,
+            shared.sim,
+        ) or type(w.kpi_model) is not type(shared.kpi_model):
+            raise ValueError(f"network {k} is of another scenario than network 0")
+        if inp.frozen is not None or np.shape(inp.warm) != (1, shared.n_cells):
+            raise ValueError(
+                f"inputs[{k}]: one draw per network (warm loads (1, n_cells), no frozen loads)"
+            )
+        if inp.xs.shape != inputs[0].xs.shape:
+            raise ValueError(f"inputs[{k}].xs has shape {inp.xs.shape}, not {inputs[0].xs.shape}")
+    warm = np.concatenate([inp.warm for inp in inputs])
+    return _simulate(worlds, inputs, warm, None, rngs, None)[0]
+
+
+def _simulate(
+    worlds: Sequence[World],
+    inputs: Sequence[PeriodInputs],
+    warm: np.ndarray,
+    frozen: np.ndarray | None,
+    rngs: Sequence[np.random.Generator],
+    recorder: TrafficRecorder | None,
+) -> tuple[Window, list[_Draw]]:
+    """The window of draw k = (``worlds[k]``, ``inputs[k]``, ``rngs[k]``); the shared parts of
+    the world (time scales, link, KPI model, burst sizes) are ``worlds[0]``'s."""
+    world = worlds[0]
+    sim = world.sim
+    copies, n_groups = inputs[0].xs.shape[0], world.n_groups
+    draws, rates = [], []
+    for k, (w, inp, rng) in enumerate(zip(worlds, inputs, rngs, strict=True)):
+        users_mean = w.users_per_cell * inp.mask * w.n_cells  # (n_slices,)
+        rate = users_mean / w.session_s  # sessions/s per slice
+        n0 = rng.poisson(users_mean)
+        expected = int(n0.sum() + np.ceil(rate.sum() * sim.window_s))
+        draw = _Draw(w, inp.active, rng, copies, k * copies * n_groups, expected)
+        for s in np.flatnonzero(n0):  # stationary population with memoryless residual sessions
+            draw.add(int(s), 0.0, rng.exponential(w.session_s[s], size=n0[s]))
+        draws.append(draw)
+        rates.append(rate * inp.active.any(axis=0))
+    env = simpy.Environment()
+    for draw, rate in zip(draws, rates, strict=True):
+        for s in np.flatnonzero(rate > 0):
+            env.process(draw.arrivals(env, int(s), float(rate[s])))
+    epochs = _Epochs(world, inputs, warm, frozen, draws, recorder)
+    env.process(epochs.process(env))
+    env.run(until=sim.window_s)
     per_draw = [d.group_sums(n_groups) for d in draws]
     sums = {name: np.stack([g[name] for g in per_draw]) for name in per_draw[0]}
     trace = np.stack(epochs.trace, axis=2)
-    return Window(GroupSums(sums, epochs.prb_s, world.n_cells), trace, epochs.util_end)
+    return Window(GroupSums(sums, epochs.prb_s, world.n_cells), trace, epochs.util_end), draws
