@@ -22,6 +22,7 @@ SCRIPTS = {
     "memory.py": ["--short", "10", "--long", "20"],
     "sim_speed.py": ["--runs", "1", "--periods", "2", "--seeds", "1"],
     "td3_speed.py": ["--runs", "1", "--periods", "3"],
+    "vector_speed.py": ["--sizes", "1,3", "--periods", "2", "--runs", "1", "--layouts", "paper"],
 }
 
 
@@ -47,3 +48,12 @@ def test_the_custom_agent_example_runs_in_the_benchmark(tmp_path, monkeypatch, c
     summary = json.loads((out / "runs" / "Headroom-s0" / "summary.json").read_text())
     assert summary["agent"] == "Headroom" and summary["periods"] == 12
     assert "| Headroom | " in (out / "report.md").read_text()
+
+
+def test_the_ppo_vector_example_trains_and_compares_with_equal_shares():
+    done = subprocess.run([sys.executable, "examples/ppo_vector.py", "--replicas", "2", "--periods", "24",
+                           "--eval-periods", "3", "--window", "2"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trained on 2 replicas x 12 periods" in done.stdout
+    assert "| PPO (cell-wise, 2 replicas) |" in done.stdout and "| equal shares |" in done.stdout

@@ -40,11 +40,13 @@ __all__ = [
     "VECTOR_ENTRY_POINT",
     "CellParallelEnv",
     "CellVecEnv",
+    "ReplicaVecEnv",
     "SlicingEnv",
     "SlicingVectorEnv",
     "env_id",
     "make_env",
     "register_envs",
+    "sb3_vec_env",
 ]
 
 ENV_ID = "slicesim/MultiCellSlicing-v0"
@@ -104,9 +106,35 @@ def make_env(
     return gym.make(id_, scenario=scenario, config=config, **kwargs)
 
 
+def sb3_vec_env(
+    scenario: str | Path | ScenarioConfig = DEFAULT_SCENARIO,
+    num_envs: int = 8,
+    config: Mapping[str, Any] | None = None,
+    cellwise: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """A stable-baselines3 ``VecEnv`` on ``num_envs`` replicas of a scenario, stepped in one pass.
+
+    Args:
+        scenario: a shipped scenario's name, a YAML path or a config.
+        num_envs: replicas (each with its own network; seed them with ``VecEnv.seed(s)``).
+        config: overrides, as for ``gymnasium.make``.
+        cellwise: one sub-env per cell of every replica (one policy shared by all cells, the
+            paper's cell-wise DRL) instead of one per replica.
+        **kwargs: more arguments of :class:`SlicingVectorEnv` (``history``, ``strict``).
+
+    Returns:
+        A :class:`~slicesim.envs.views.ReplicaVecEnv`.
+    """
+    from slicesim.envs.views import ReplicaVecEnv
+
+    envs = SlicingVectorEnv(num_envs, scenario, config=config, **kwargs)
+    return ReplicaVecEnv(envs, cellwise=cellwise)
+
+
 def __getattr__(name: str) -> Any:
     """Import the per-cell views on first access (they need stable-baselines3 / pettingzoo)."""
-    if name in ("CellVecEnv", "CellParallelEnv"):
+    if name in ("CellVecEnv", "CellParallelEnv", "ReplicaVecEnv"):
         from slicesim.envs import views
 
         return getattr(views, name)

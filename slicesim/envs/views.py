@@ -6,6 +6,9 @@ is rewarded with its own ``cell_reward`` (min over its active slices of the QoS 
 the paper's cell-wise DRL). Its info holds its row of the env's info arrays.
 
 * :class:`CellVecEnv`: a stable-baselines3 ``VecEnv`` with one sub-env per cell.
+* :class:`ReplicaVecEnv`: a stable-baselines3 ``VecEnv`` on the replicas of a
+  :class:`~slicesim.envs.SlicingVectorEnv`: one sub-env per replica, or (``cellwise``) one per
+  cell of every replica (:func:`sb3_vec_env` builds it).
 * :class:`CellParallelEnv`: a PettingZoo ``ParallelEnv`` with agents ``cell_0``, ``cell_1``, ...
   (needs the optional extra ``views``: ``pip install slicesim[views]``).
 
@@ -26,13 +29,14 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices, VecEnvStepReturn
 
 from slicesim.envs.slicing_env import SlicingEnv
+from slicesim.envs.vector import SlicingVectorEnv
 
 try:
     from pettingzoo import ParallelEnv  # type: ignore[import-untyped]
 except ImportError:  # the optional extra "views": CellParallelEnv raises on construction
     ParallelEnv = object  # type: ignore[assignment,misc]
 
-__all__ = ["CellParallelEnv", "CellVecEnv", "cell_infos"]
+__all__ = ["CellParallelEnv", "CellVecEnv", "ReplicaVecEnv", "cell_infos", "replica_info"]
 
 _ParallelStep = tuple[
     dict[str, np.ndarray],  # observations
@@ -186,6 +190,135 @@ class CellVecEnv(VecEnv):
         """Whether the shared env is wrapped by ``wrapper_class``, once per index."""
         wrapped = is_wrapped(self.env, wrapper_class)
         return [wrapped for _ in self._get_indices(indices)]
+
+
+def replica_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
+    """Replica ``i``'s info out of a :class:`SlicingVectorEnv` vector info (masks ``_key``)."""
+    out: dict[str, Any] = {}
+    for key, value in infos.items():
+        if key.startswith("_") or not infos.get(f"_{key}", np.ones(i + 1, bool))[i]:
+            continue
+        out[key] = replica_info(value, i) if isinstance(value, dict) else value[i]
+    return out
+
+
+class ReplicaVecEnv(VecEnv):
+    """A stable-baselines3 ``VecEnv`` on the replicas of one :class:`SlicingVectorEnv`.
+
+    With ``cellwise=False`` sub-env i is replica i: observations ``(num_envs, n_cells,
+    max_slices, F)``, actions ``(num_envs, n_cells, max_slices)``, reward the network utility.
+    With ``cellwise=True`` sub-env ``i * n_cells + c`` is cell c of replica i, as
+    :class:`CellVecEnv` is for one network: observations ``(num_envs * n_cells, max_slices * F)``,
+    actions ``(num_envs * n_cells, max_slices)``, reward the cell's ``cell_reward``; one policy
+    shared by every cell of every replica. Either way every replica's period runs in one window
+    pass. A replica whose episode ends is reset in the same step (stable-baselines3's
+    convention): its infos carry ``terminal_observation`` and ``TimeLimit.truncated``.
+    ``seed(s)`` seeds replica i's next reset with ``s + i``.
+
+    Args:
+        envs: the replicas.
+        cellwise: one sub-env per cell (True) or per replica (False).
+    """
+
+    def __init__(self, envs: SlicingVectorEnv, cellwise: bool = False) -> None:
+        self.envs, self.cellwise = envs, cellwise
+        self.replicas, self.n_cells = envs.num_envs, envs.n_cells
+        first = envs.envs[0]
+        if cellwise:
+            obs_space, act_space = _cell_spaces(first)
+            super().__init__(self.replicas * self.n_cells, obs_space, act_space)
+        else:
+            super().__init__(self.replicas, first.observation_space, first.action_space)
+        self._actions: np.ndarray | None = None
+
+    def reset(self) -> np.ndarray:
+        """Reset every replica; after ``seed(s)``, replica i with ``s + i``."""
+        base = self._seeds[0]
+        obs, infos = self.envs.reset(seed=None if base is None else int(base))
+        self.reset_infos = self._infos(infos)
+        self._reset_seeds()
+        self._reset_options()
+        return self._obs(obs)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        """Keep the actions for :meth:`step_wait`."""
+        self._actions = np.asarray(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        """One period of every replica; replicas whose episode ended are reset."""
+        if self._actions is None:
+            raise RuntimeError("step_wait() called without step_async()")
+        actions = self._actions.reshape(self.envs.action_space.shape)  # type: ignore[arg-type]
+        self._actions = None
+        obs, reward, terminated, truncated, infos = self.envs.step(actions)
+        ended = terminated | truncated
+        flat = self._obs(obs)
+        step_infos = self._infos(infos)
+        if self.cellwise:
+            rewards = np.asarray(infos["cell_reward"], dtype=np.float32).reshape(-1)
+            dones = np.repeat(ended, self.n_cells)
+        else:
+            rewards, dones = reward.astype(np.float32), ended.copy()
+        if ended.any():
+            final = flat.copy()
+            obs, reset = self.envs.reset(options={"reset_mask": ended})
+            flat = self._obs(obs)
+            reset_infos = self._infos(reset)
+            for j in np.flatnonzero(dones):
+                step_infos[j]["terminal_observation"] = final[j]
+                step_infos[j]["TimeLimit.truncated"] = bool(truncated[j // self._k])
+                self.reset_infos[j] = reset_infos[j]
+        return flat, rewards, dones, step_infos
+
+    @property
+    def _k(self) -> int:
+        return self.n_cells if self.cellwise else 1
+
+    def _obs(self, obs: np.ndarray) -> np.ndarray:
+        return obs.reshape(self.num_envs, -1) if self.cellwise else obs
+
+    def _infos(self, infos: dict[str, Any]) -> list[dict[str, Any]]:
+        per_replica = [replica_info(infos, i) for i in range(self.replicas)]
+        if not self.cellwise:
+            return per_replica
+        return [d for info in per_replica for d in cell_infos(info, self.n_cells)]
+
+    def close(self) -> None:
+        """Close the replicas."""
+        self.envs.close()
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        """No pictures (the replicas do not render)."""
+        return [None for _ in range(self.num_envs)]
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        """The attribute of each index's replica (:class:`SlicingEnv`)."""
+        replicas = self.envs.envs
+        return [getattr(replicas[j // self._k], attr_name) for j in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        """Set the attribute on each index's replica."""
+        for j in self._get_indices(indices):
+            setattr(self.envs.envs[j // self._k], attr_name, value)
+
+    def env_method(
+        self,
+        method_name: str,
+        *method_args: Any,
+        indices: VecEnvIndices = None,
+        **method_kwargs: Any,
+    ) -> list[Any]:
+        """Call the method of each index's replica."""
+        return [
+            getattr(self.envs.envs[j // self._k], method_name)(*method_args, **method_kwargs)
+            for j in self._get_indices(indices)
+        ]
+
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None
+    ) -> list[bool]:
+        """The replicas are not wrapped."""
+        return [False for _ in self._get_indices(indices)]
 
 
 class CellParallelEnv(ParallelEnv):  # type: ignore[misc]

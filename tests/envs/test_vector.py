@@ -186,3 +186,52 @@ def test_run_periods_rejects_mixed_scenarios_and_lengths():
         run_periods([a, b], [x, x])
     with pytest.raises(ValueError, match="2 networks but 1 share arrays"):
         run_periods([a, a], [x])
+
+
+# ---------------------------------------------------------------- stable-baselines3 adapters
+
+
+def test_sb3_cellwise_replica_equals_cell_vec_env_of_one_network():
+    from slicesim.envs import CellVecEnv, sb3_vec_env
+
+    config = {**FAST, "timeline.n_periods": 3}
+    vec = sb3_vec_env("small", num_envs=2, config=config, cellwise=True)
+    one = CellVecEnv(SlicingEnv("small", config=config))
+    vec.seed(5)
+    one.seed(6)  # replica 1 of vec is seeded 5 + 1
+    obs_v, obs_1 = vec.reset(), one.reset()
+    n = one.num_envs
+    assert vec.num_envs == 2 * n and obs_v.shape == (2 * n, *one.observation_space.shape)
+    np.testing.assert_array_equal(obs_v[n:], obs_1)
+    actions = shares(np.random.default_rng(2), (4, 2 * n, one.action_space.shape[0]))
+    for t in range(4):  # the 4th step follows the autoreset after period 3
+        obs_v, rew_v, done_v, info_v = vec.step(actions[t])
+        obs_1, rew_1, done_1, info_1 = one.step(actions[t, n:])
+        np.testing.assert_array_equal(obs_v[n:], obs_1)
+        np.testing.assert_array_equal(rew_v[n:], rew_1)
+        np.testing.assert_array_equal(done_v[n:], done_1)
+        assert info_v[n]["period"] == info_1[0]["period"]
+        if done_1.any():
+            np.testing.assert_array_equal(
+                info_v[n]["terminal_observation"], info_1[0]["terminal_observation"]
+            )
+            assert info_v[n]["TimeLimit.truncated"]
+
+
+def test_sb3_replica_vec_env_passes_the_sb3_vec_checks():
+    from stable_baselines3.common.vec_env import VecMonitor
+
+    from slicesim.envs import sb3_vec_env
+
+    vec = VecMonitor(sb3_vec_env("small", num_envs=3, config={**FAST, "timeline.n_periods": 2}))
+    vec.seed(0)
+    obs = vec.reset()
+    assert obs.shape == (3, *vec.observation_space.shape)
+    episodes = 0
+    for _ in range(5):
+        a = np.full((3, *vec.action_space.shape), 0.25, np.float32)
+        obs, rewards, _, infos = vec.step(a)
+        assert rewards.shape == (3,) and rewards.dtype == np.float32
+        episodes += sum("episode" in i for i in infos)
+    assert episodes == 6  # 2 episodes of 2 periods per replica in 5 steps
+    assert vec.get_attr("n_cells") == [3, 3, 3]
