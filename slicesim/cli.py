@@ -298,6 +298,7 @@ def _train(args: argparse.Namespace) -> int:
         tensorboard=args.tensorboard,
         resume=args.resume,
         progress=not args.quiet,
+        replicas=args.replicas,
     )
     model = train_offline(settings)
     if not args.quiet:
@@ -355,6 +356,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         default=None,
         metavar="DIR",
         help="TensorBoard log folder (needs tensorboard)",
+    )
+    train.add_argument(
+        "--replicas",
+        type=_pos_int,
+        default=1,
+        help="networks collected from at once (seeds SEED, SEED+1, ...), stepped in one pass",
     )
     train.add_argument("--resume", action="store_true", help="continue from OUT's last checkpoint")
     train.add_argument("--quiet", action="store_true")

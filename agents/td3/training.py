@@ -164,6 +164,9 @@ class TrainSettings:
     tensorboard: str | None = None
     resume: bool = False
     progress: bool = True
+    replicas: int = 1
+    """Networks collected from at once (one window pass per period): ``replicas`` x n_cells
+    transitions a step."""
 
 
 def _start(s: TrainSettings, venv: ShareVecEnv) -> TD3:
@@ -196,7 +199,7 @@ def train_offline(s: TrainSettings) -> TD3:
     """
     if s.tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise ConfigError("--tensorboard needs the tensorboard package: pip install tensorboard")
-    model = _start(s, cell_vec_env(s.scenario))
+    model = _start(s, cell_vec_env(s.scenario, s.replicas))
     if s.tensorboard is None:
         model.set_logger(Logger(folder=None, output_formats=[]))
     eval_config = s.scenario.compressed(s.eval_periods)

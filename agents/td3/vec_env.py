@@ -87,9 +87,14 @@ class ShareVecEnv(VecEnvWrapper):
         return obs, rewards, dones, infos
 
 
-def cell_vec_env(config: ScenarioConfig) -> ShareVecEnv:
-    """The per-cell training env of a scenario (one episode = its timeline)."""
-    from slicesim.envs import CellVecEnv, SlicingEnv
+def cell_vec_env(config: ScenarioConfig, replicas: int = 1) -> ShareVecEnv:
+    """The per-cell training env of a scenario (one episode = its timeline): the cells of one
+    network, or of ``replicas`` networks stepped in one pass (:func:`slicesim.envs.sb3_vec_env`).
+    """
+    from slicesim.envs import CellVecEnv, SlicingEnv, sb3_vec_env
 
+    if replicas > 1:
+        venv = sb3_vec_env(config, replicas, cellwise=True)
+        return ShareVecEnv(venv, venv.envs.feature_names.index("active"))
     base = SlicingEnv(config)
     return ShareVecEnv(CellVecEnv(env=base), base.feature_names.index("active"))

@@ -134,6 +134,19 @@ def test_train_cli_resumes_from_its_checkpoint_and_the_result_runs(tmp_path, tin
     assert np.all(x[~active] == 0) and np.allclose(x.sum(axis=2), 1.0)
 
 
+def test_train_cli_collects_from_replicas_and_the_model_runs_on_one_network(tmp_path, tiny_yaml):
+    out = tmp_path / "td3-replicas"
+    args = [*TRAIN, "--out", str(out), "--config", tiny_yaml, "--steps", "180", "--replicas", "3"]
+    assert main(args) == 0
+    first = json.loads((out / "checkpoints" / "latest.json").read_text())
+    assert first["num_timesteps"] == 180  # 20 periods x 3 replicas x 3 cells
+    agent = TD3Agent.load(out)
+    assert agent.model is not None and agent.model.n_envs == 9  # trained on 3 x 3 cells
+    traj = run(make_env("small", TIMELINE), agent, periods=12, progress=False, seed=0)
+    x, active = traj.stacked("x"), traj.stacked("active")
+    assert np.all(x[~active] == 0) and np.allclose(x.sum(axis=2), 1.0)
+
+
 def test_train_cli_errors(tmp_path, tiny_yaml, capsys):
     out = str(tmp_path / "td3")
     assert main([*TRAIN, "--out", out, "--steps", "30", "--resume"]) == 2
