@@ -14,8 +14,9 @@ run and interleaved:
 * the cost per user-epoch of a batched step against a floor: ``epoch_step``'s arithmetic alone,
   re-run on the same preallocated arrays (the last epoch of the run, captured).
 
-Every timing is the median of ``--runs`` interleaved runs of ``--periods`` steps after 2 warm-up
-steps; every env runs equal shares.
+Every variant steps the same periods of `paper`'s day: ``--warmup`` steps first (30: to 07:30,
+where the morning traffic rises), then ``--periods`` timed steps; the median of ``--runs``
+interleaved runs. Every env runs equal shares.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from slicesim.envs import SlicingEnv, SlicingVectorEnv
 from slicesim.sim import window
 
 LAYOUTS = {"paper": 4, "19 sites": 19}
+MAX_REPLICAS = {"paper": 256, "19 sites": 64}  # a 19-site replica holds about 60 MB of gains
 
 
 def config_of(layout: str) -> slicesim.ScenarioConfig:
@@ -46,11 +48,14 @@ def equal_actions(shape: tuple[int, ...]) -> np.ndarray:
     return np.full(shape, 1.0 / shape[-1], dtype=np.float32)
 
 
+SETTINGS = {"warmup": 30}  # steps before each timing (--warmup)
+
+
 def rate_vector(layout: str, n: int, periods: int) -> float:
     envs = SlicingVectorEnv(n, config_of(layout))
     envs.reset(seed=0)
     a = equal_actions(envs.action_space.shape)  # type: ignore[arg-type]
-    for _ in range(2):
+    for _ in range(SETTINGS["warmup"]):
         envs.step(a)
     start = time.perf_counter()
     for _ in range(periods):
@@ -65,7 +70,7 @@ def rate_gym(layout: str, n: int, periods: int, kind: str) -> float:
     try:
         envs.reset(seed=0)
         a = equal_actions(envs.action_space.shape)  # type: ignore[arg-type]
-        for _ in range(2):
+        for _ in range(SETTINGS["warmup"]):
             envs.step(a)
         start = time.perf_counter()
         for _ in range(periods):
@@ -87,7 +92,8 @@ def floor_per_user_epoch(layout: str, n: int, runs: int) -> tuple[float, float, 
     envs = SlicingVectorEnv(n, config_of(layout))
     envs.reset(seed=0)
     a = equal_actions(envs.action_space.shape)  # type: ignore[arg-type]
-    envs.step(a)
+    for _ in range(max(SETTINGS["warmup"], 1)):
+        envs.step(a)
     window.epoch_step = capture  # type: ignore[assignment]
     try:
         start = time.perf_counter()
@@ -107,9 +113,9 @@ def floor_per_user_epoch(layout: str, n: int, runs: int) -> tuple[float, float, 
 
 
 def peak_mb(layout: str, n: int) -> float:
-    """Peak RSS (MB) of a fresh process that builds N replicas and steps them 3 times."""
+    """Peak RSS (MB, VmHWM: ru_maxrss would count the forking parent's) of a fresh process
+    that builds N replicas and steps them 3 times."""
     code = (
-        "import resource\n"
         "import numpy as np\n"
         "import slicesim\n"
         "from slicesim.envs import SlicingVectorEnv\n"
@@ -119,7 +125,8 @@ def peak_mb(layout: str, n: int) -> float:
         "a = np.full(envs.action_space.shape, 0.25, np.float32)\n"
         "for _ in range(3):\n"
         "    envs.step(a)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "print(int(status.split()[0]) / 1024)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
@@ -131,22 +138,27 @@ def main() -> None:
     parser.add_argument("--layouts", default="paper,19 sites")
     parser.add_argument("--periods", type=int, default=10, help="steps per timing")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=30, help="steps before each timing")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    SETTINGS["warmup"] = args.warmup
+    all_sizes = [int(s) for s in args.sizes.split(",")]
     layouts = args.layouts.split(",")
     start = time.perf_counter()
     results: dict[str, Any] = {}
     for layout in layouts:
         rows: dict[str, list[float]] = {}
+        sizes = [n for n in all_sizes if n <= MAX_REPLICAS[layout]]
         for _ in range(args.runs):  # interleaved: every variant once per run
+            # the baselines over more periods: their rates are the ratios' denominators
             rows.setdefault("single", []).append(rate_gym(layout, 1, args.periods, "sync"))
             rows.setdefault("async2", []).append(rate_gym(layout, 2, args.periods, "async"))
             for n in sizes:
-                steps = max(2, args.periods // max(1, n // 16))
-                rows.setdefault(f"vec{n}", []).append(rate_vector(layout, n, steps))
-                if n <= 64:
-                    rows.setdefault(f"sync{n}", []).append(rate_gym(layout, n, steps, "sync"))
+                rows.setdefault(f"vec{n}", []).append(rate_vector(layout, n, args.periods))
+                if 1 < n <= 64:
+                    rows.setdefault(f"sync{n}", []).append(
+                        rate_gym(layout, n, args.periods, "sync")
+                    )
         med = {k: statistics.median(v) for k, v in rows.items()}
         mem1 = peak_mb(layout, 1)
         per = {}

@@ -22,7 +22,18 @@ SCRIPTS = {
     "memory.py": ["--short", "10", "--long", "20"],
     "sim_speed.py": ["--runs", "1", "--periods", "2", "--seeds", "1"],
     "td3_speed.py": ["--runs", "1", "--periods", "3"],
-    "vector_speed.py": ["--sizes", "1,3", "--periods", "2", "--runs", "1", "--layouts", "paper"],
+    "vector_speed.py": [
+        "--sizes",
+        "1,3",
+        "--periods",
+        "2",
+        "--runs",
+        "1",
+        "--warmup",
+        "1",
+        "--layouts",
+        "paper",
+    ],
 }
 
 
