@@ -38,6 +38,16 @@ _nonneg_int = _int_at_least(0)
 _pos_int = _int_at_least(1)
 
 
+def _seeds(text: str) -> int | list[int]:
+    """``--seeds``: a count (``3``: seeds 0, 1, 2) or a comma-separated list (``5,7,11``)."""
+    if "," not in text:
+        return _pos_int(text)
+    seeds = [_nonneg_int(part.strip()) for part in text.split(",") if part.strip()]
+    if len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"a seed is repeated in {text!r}")
+    return seeds
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from slicesim.experiments.simulate import simulate
 
@@ -103,7 +113,13 @@ def _add_runs(p: argparse.ArgumentParser) -> None:
         metavar="package.module:Class",
         help="a user agent class (no-arg constructor); may be repeated",
     )
-    p.add_argument("--seeds", type=_pos_int, default=1, help="seeds 0..N-1 (same traffic per seed)")
+    p.add_argument(
+        "--seeds",
+        type=_seeds,
+        default=1,
+        metavar="N|S1,S2,...",
+        help="a count N (seeds 0..N-1) or a list of seeds (5,7,11); same traffic per seed",
+    )
     p.add_argument("--out", required=True)
     p.add_argument(
         "--quick", action="store_true", help="timelines compressed to 450 periods, 10 s windows"

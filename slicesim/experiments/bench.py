@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from slicesim.config import ConfigError, ScenarioConfig, load_scenario
-from slicesim.experiments.jobs import Job, RunOptions, execute
+from slicesim.experiments.jobs import Job, RunOptions, execute, seed_list
 from slicesim.experiments.registry import (
     BUILTIN_AGENTS,
     DEFAULT_AGENTS,
@@ -127,11 +127,16 @@ def run_meta(
 
 
 def check_options(
-    agents: Sequence[str], seeds: int, executor: str, settings: dict[str, dict[str, Any]]
+    agents: Sequence[str],
+    seeds: int | Sequence[int],
+    executor: str,
+    settings: dict[str, dict[str, Any]],
 ) -> None:
     """Fail before any run: seeds, executor, agent names, imports and settings."""
-    if seeds < 1:
-        raise ConfigError(f"--seeds = {seeds} is out of range: allowed >= 1")
+    try:
+        seed_list(seeds)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if executor not in ("local", "ray"):
         raise ValueError(f"--executor = {executor!r} is unknown: allowed 'local', 'ray'")
     labels = [agent_label(spec) for spec in agents]
@@ -144,7 +149,7 @@ def check_options(
 def bench(
     scenario: str,
     agents: Sequence[str],
-    seeds: int,
+    seeds: int | Sequence[int],
     out: str | Path,
     options: RunOptions | None = None,
     *,
@@ -157,7 +162,7 @@ def bench(
     Args:
         scenario: a shipped scenario or a YAML path.
         agents: built-in names or ``package.module:Class``.
-        seeds: how many seeds (0, 1, ...).
+        seeds: a count N (seeds 0..N-1) or the seeds themselves (``[5, 7, 11]``).
         out: the output folder.
         options: how to run (:class:`~slicesim.experiments.jobs.RunOptions`); or give its
             fields as keywords (``workers=2``).
@@ -199,7 +204,7 @@ def bench(
 
     jobs = [
         job(spec, seed, f"runs/{agent_label(spec)}-s{seed}")
-        for seed in range(seeds)
+        for seed in seed_list(seeds)
         for spec in agents
     ]
     transfer: dict[str, Any] = {}
@@ -213,7 +218,7 @@ def bench(
             if not modes:
                 continue
             transfer["agents"][label] = [f"{label} ({src}, {m})" for m in modes]
-            for seed in range(seeds):
+            for seed in seed_list(seeds):
                 saved = out / "pretrain" / f"{label}-{src}-s{seed}"
                 pretrain_jobs.append(
                     Job(

@@ -17,7 +17,30 @@ from tqdm import tqdm
 from slicesim.experiments.registry import agent_class, agent_label, make_agent
 from slicesim.io import atomic_write
 
-__all__ = ["Job", "RunOptions", "execute", "run_job", "run_local", "run_ray"]
+__all__ = ["Job", "RunOptions", "execute", "run_job", "run_local", "run_ray", "seed_list"]
+
+
+def seed_list(seeds: int | Sequence[int]) -> list[int]:
+    """The seeds of a bench or sweep: a count N means 0..N-1, a sequence is taken as given.
+
+    Raises:
+        ValueError: a count below 1, an empty list, a negative, non-integer or repeated seed.
+    """
+    if isinstance(seeds, bool):
+        raise ValueError(f"--seeds = {seeds!r}: give a count (3) or a list of seeds (5,7,11)")
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ValueError(f"--seeds = {seeds} is out of range: allowed a count >= 1 or a list")
+        return list(range(seeds))
+    out = list(seeds)
+    if not out:
+        raise ValueError("--seeds: the list of seeds is empty")
+    for seed in out:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"--seeds: {seed!r} is not a seed (allowed: whole numbers >= 0)")
+    if len(set(out)) != len(out):
+        raise ValueError(f"--seeds: {out} repeats a seed")
+    return out
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import numpy as np
 
 from slicesim.config import ConfigError
 from slicesim.experiments.bench import agent_settings, check_options, run_meta, scenario_overrides
-from slicesim.experiments.jobs import Job, RunOptions, execute
+from slicesim.experiments.jobs import Job, RunOptions, execute, seed_list
 from slicesim.experiments.metrics import verdict
 from slicesim.experiments.registry import agent_label
 from slicesim.experiments.report import BenchNumbers, write_report
@@ -66,7 +66,7 @@ def sweep(
     scenario: str,
     sets: dict[str, list[Any]],
     agents: Sequence[str],
-    seeds: int,
+    seeds: int | Sequence[int],
     out: str | Path,
     options: RunOptions | None = None,
     **option_fields: Any,
@@ -109,7 +109,7 @@ def sweep(
                 str(folder / "runs" / f"{agent_label(spec)}-s{seed}"),
                 settings[spec],
             )
-            for seed in range(seeds)
+            for seed in seed_list(seeds)
             for spec in agents
         ]
         meta = run_meta(
@@ -128,7 +128,7 @@ def sweep(
     table = {k: np.array([row[k] for row in result.rows]) for k in (*keys, *COLUMNS)}
     write_csv(out / "sweep.csv", table)
     _figure(result.cells, keys, out / "sweep.png")
-    _report(result.cells, keys, scenario, seeds, out / "report.md")
+    _report(result.cells, keys, scenario, seed_list(seeds), out / "report.md")
     return result
 
 
@@ -265,13 +265,14 @@ def _where(key: str, results: list[tuple[Any, bool]]) -> str:
 
 
 def _report(
-    cells: list[dict[str, Any]], keys: list[str], scenario: str, seeds: int, path: Path
+    cells: list[dict[str, Any]], keys: list[str], scenario: str, seeds: list[int], path: Path
 ) -> None:
     lines = _lines(cells, keys)
     text = [
         f"# Sweep of `{scenario}` over {', '.join(keys)}",
         "",
-        f"{seeds} seed(s) per point; all scored periods (see each point's report.md). "
+        f"{len(seeds)} seed(s) per point ({', '.join(map(str, seeds))}); all scored periods "
+        "(see each point's report.md). "
         "Mean ± 95 % interval over seeds; ΔU vs equal is the paired difference (same traffic "
         "per seed); gap closed = (U - U_equal) / (U_sim-oracle - U_equal), a ratio of the "
         "seeds' means; n/a where the sim-oracle does not beat equal shares (no gap to close).",

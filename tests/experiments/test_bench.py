@@ -12,6 +12,7 @@ from agents import TD3Agent, run
 from slicesim.cli import main
 from slicesim.envs import make_env
 from slicesim.experiments.bench import bench, make_agent
+from slicesim.experiments.jobs import seed_list
 from slicesim.experiments.stats import estimate, gap_closed, paired
 
 SHORT = {"sim.window_s": 3.0, "timeline.n_periods": 30,
@@ -124,6 +125,29 @@ def test_bench_errors(tmp_path, capsys):
                  "-1", "--out", str(tmp_path)]) == 2  # fmt: skip
     assert "argument --oracle-every: must be >= 1, got -1" in capsys.readouterr().err
     assert not (tmp_path / "report.md").exists()
+
+
+def test_seeds_take_a_count_or_a_list(tmp_path, capsys):
+    out = tmp_path / "seeds"
+    assert main(["bench", "--scenario", "small", "--agents", "equal,traffic", "--periods", "6",
+                 "--set", "sim.window_s=2", "--seeds", "5,7", "--quiet", "--out", str(out)]) == 0  # fmt: skip
+    assert sorted(p.name for p in (out / "runs").iterdir()) == [
+        "equal-s5", "equal-s7", "traffic-s5", "traffic-s7"]  # fmt: skip
+    assert "seeds [5, 7]" in (out / "report.md").read_text()
+    swept = tmp_path / "sweep"
+    assert main(["sweep", "--scenario", "small", "--agents", "equal", "--periods", "6", "--quiet",
+                 "--set", "sim.window_s=2,3", "--seeds", "4,9", "--out", str(swept)]) == 0  # fmt: skip
+    rows = (swept / "sweep.csv").read_text().splitlines()[1:]
+    assert sorted({row.split(",")[2] for row in rows}) == ["4", "9"]
+    assert "2 seed(s) per point (4, 9)" in (swept / "report.md").read_text()
+    assert seed_list(3) == [0, 1, 2] and seed_list([11, 4]) == [11, 4]
+    for bad, match in ((0, "count >= 1"), ([], "empty"), ([3, 3], "repeats"), ([-1], "not a seed")):
+        with pytest.raises(ValueError, match=match):
+            seed_list(bad)
+    assert main(["bench", "--scenario", "small", "--seeds", "5,5", "--out", str(out)]) == 2
+    assert "argument --seeds: a seed is repeated in '5,5'" in capsys.readouterr().err
+    assert main(["bench", "--scenario", "small", "--seeds", "5,x", "--out", str(out)]) == 2
+    assert "argument --seeds: expected a whole number, got 'x'" in capsys.readouterr().err
 
 
 def test_ray_executor_runs_the_jobs(tmp_path):
