@@ -62,7 +62,8 @@ def solve(
         full: use the whole cell, every active slice at least ``fine`` (an unallocated PRB
             serves nobody under strict isolation); ``False``: any ``sum x <= 1``.
         span: fine moves of up to ``span * fine`` per slice (default ``step / fine - 1``).
-        lower, upper: optional bounds ``(B, S)`` on each share (a trust region).
+        lower: optional lower bounds ``(B, S)`` on each share (a trust region).
+        upper: optional upper bounds ``(B, S)`` on each share.
         chunk_rows: model rows per call.
 
     Returns:

@@ -45,8 +45,10 @@ class SlicingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
 
     Args:
         num_envs: replicas (>= 1).
-        scenario, config, history, strict: as for :class:`~slicesim.envs.SlicingEnv` (one
-            scenario for every replica).
+        scenario: a shipped scenario's name, a YAML path or a config (one for every replica).
+        config: overrides, as for :class:`~slicesim.envs.SlicingEnv`.
+        history: H, past periods of users and CQI in the observation.
+        strict: raise on cells whose shares sum above 1 instead of rescaling them.
 
     Example:
         >>> envs = gymnasium.make_vec("slicesim/MultiCellSlicing-v0", num_envs=64,

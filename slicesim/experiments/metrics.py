@@ -220,8 +220,9 @@ def summarise(
 
     Args:
         runs: per agent and seed, its run's metrics.
-        floor, yardstick: the agents the differences and the gap are measured against (their
-            declared roles); None if the benchmark has none.
+        floor: the agent the differences and the gap are measured from (its declared role);
+            None if the benchmark has none.
+        yardstick: the agent that closes the gap (its declared role); None if none.
     """
     out: dict[str, dict[str, SetSummary]] = {}
     for agent, per_seed in runs.items():

@@ -76,7 +76,9 @@ def sweep(
     Args:
         scenario: a shipped scenario or a YAML path.
         sets: per ``--set`` key (a scenario field or ``agent.<name>.<field>``) its values.
-        agents, seeds, out: as :func:`~slicesim.experiments.bench.bench`.
+        agents: built-in names or ``package.module:Class``, as for a bench.
+        seeds: a count N (seeds 0..N-1) or the seeds themselves.
+        out: the output folder.
         options: how to run (:class:`~slicesim.experiments.jobs.RunOptions`, as for a bench;
             ``csv`` is ignored); or give its fields as keywords.
 

@@ -31,8 +31,10 @@ def qos(
     """QoS satisfaction r = min(thr / thr*, d* / delay, 1) (paper eq. 3).
 
     Args:
-        thr_mbps, delay_ms: achieved KPIs, shape (..., n_slices).
-        thr_need_mbps, delay_need_ms: needs, broadcast against the KPIs.
+        thr_mbps: achieved throughput, shape (..., n_slices).
+        delay_ms: achieved delay, same shape.
+        thr_need_mbps: throughput needs, broadcast against the KPIs.
+        delay_need_ms: delay needs, likewise.
         served: where False (no user had data in the period) r is 1: no need went unmet.
     """
     thr_term = np.asarray(thr_mbps) / thr_need_mbps
