@@ -255,9 +255,13 @@ def write_report(
         f"picks the shares with the best mean utility over {meta['oracle_draws']} other draws of "
         "the same period (it knows the traffic statistics, not the draw): the achievable "
         "yardstick. ΔU vs equal is the paired difference against the floor (same traffic per "
-        "seed; ✓ = its 95 % interval lies above 0, never with one seed); gap closed = (U - "
-        "U_floor) / (U_yardstick - U_floor). Decision time is act() only; learning time "
-        "(observe: training) is apart.",
+        + (
+            "seed; one seed here: no interval, so no difference is marked as significant); "
+            if len(seeds) < 2
+            else "seed; ✓ = its 95 % interval lies above 0); "
+        )
+        + "gap closed = (U - U_floor) / (U_yardstick - U_floor). Decision time is act() only; "
+        "learning time (observe: training) is apart.",
         "",
         *_tables(summary, roles),
         *_transfer(summary, meta.get("transfer", {})),

@@ -127,6 +127,20 @@ def test_bench_errors(tmp_path, capsys):
     assert not (tmp_path / "report.md").exists()
 
 
+def test_a_one_seed_report_marks_nothing_and_reads_each_sign(tmp_path):
+    bench("small", ["equal", "tests.experiments.test_bench:HalfFirst"], 1, tmp_path,
+          overrides=SHORT, progress=False)  # fmt: skip
+    report = (tmp_path / "report.md").read_text()
+    assert "✓" not in report
+    numbers = json.loads((tmp_path / "bench.json").read_text())
+    diffs = {key: numbers["summary"]["HalfFirst"][key]["all"]["diff_vs_equal"]["mean"]
+             for key in ("[1, 2, 4]", "[1, 2, 3, 4]")}  # fmt: skip
+    assert min(diffs.values()) < 0  # half the PRBs to slice 1 loses to equal shares somewhere
+    for key, diff in diffs.items():  # each sign read alike: above or below, never "ties"
+        side = "above" if diff > 0 else "below"
+        assert f"slices {key}: all: {side} equal shares (1 seed: no interval)" in report
+
+
 def test_seeds_take_a_count_or_a_list(tmp_path, capsys):
     out = tmp_path / "seeds"
     assert main(["bench", "--scenario", "small", "--agents", "equal,traffic", "--periods", "6",
