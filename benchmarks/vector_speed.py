@@ -51,10 +51,10 @@ def equal_actions(shape: tuple[int, ...]) -> np.ndarray:
 SETTINGS = {"warmup": 30}  # steps before each timing (--warmup)
 
 
-def rate_vector(layout: str, n: int, periods: int) -> float:
-    envs = SlicingVectorEnv(n, config_of(layout))
+def timed(envs: Any, n: int, periods: int) -> float:
+    """Periods/s of ``n`` networks over ``periods`` steps after the warm-up, equal shares."""
     envs.reset(seed=0)
-    a = equal_actions(envs.action_space.shape)  # type: ignore[arg-type]
+    a = equal_actions(envs.action_space.shape)
     for _ in range(SETTINGS["warmup"]):
         envs.step(a)
     start = time.perf_counter()
@@ -63,19 +63,16 @@ def rate_vector(layout: str, n: int, periods: int) -> float:
     return n * periods / (time.perf_counter() - start)
 
 
+def rate_vector(layout: str, n: int, periods: int) -> float:
+    return timed(SlicingVectorEnv(n, config_of(layout)), n, periods)
+
+
 def rate_gym(layout: str, n: int, periods: int, kind: str) -> float:
     config = config_of(layout)
     fns = [lambda: SlicingEnv(config) for _ in range(n)]
     envs = gym.vector.SyncVectorEnv(fns) if kind == "sync" else gym.vector.AsyncVectorEnv(fns)
     try:
-        envs.reset(seed=0)
-        a = equal_actions(envs.action_space.shape)  # type: ignore[arg-type]
-        for _ in range(SETTINGS["warmup"]):
-            envs.step(a)
-        start = time.perf_counter()
-        for _ in range(periods):
-            envs.step(a)
-        return n * periods / (time.perf_counter() - start)
+        return timed(envs, n, periods)
     finally:
         envs.close()
 
