@@ -184,6 +184,14 @@ class _Draw:
         epoch's terms stacked as :attr:`sums`)."""
         self.sums[:, : self.n] += values[:, lo : lo + self.n]
 
+    def add_terms(self, values: dict[str, np.ndarray]) -> None:
+        """Add one epoch's terms by name, when this draw's users are all of the epoch's rows."""
+        n, copies = self.n, self.copies
+        for k, name in enumerate(_PER_COPY):
+            self.sums[k * copies : (k + 1) * copies, :n] += values[name]
+        for k, name in enumerate(_SHARED, start=len(_PER_COPY) * copies):
+            self.sums[k, :n] += values[name].reshape(n)
+
     def group_sums(self, n_groups: int) -> dict[str, np.ndarray]:
         """The per-user sums added up per (copy, group): each (copies, n_groups)."""
         group = self.group[: self.n]
@@ -381,17 +389,20 @@ class _Epochs:
             self.recorder.epoch(
                 [d.n for d in draws], users.present, result.prb_bps[0], result.cqi[0], users.counts
             )
-        copies = self.shape[1]
-        n = result.backlog.shape[1]
-        values = np.concatenate(
-            [np.broadcast_to(result.values[name], (copies, n)) for name in _PER_COPY]
-            + [np.reshape(result.values[name], (1, n)) for name in _SHARED]
-        )
-        lo = 0
-        for d in draws:
-            d.backlog[:, : d.n] = result.backlog[:, lo : lo + d.n]
-            d.accumulate(lo, values)
-            lo += d.n
+        if len(draws) == 1:  # one draw (run_period, most replays): each term in place
+            draws[0].backlog[:, : draws[0].n] = result.backlog
+            draws[0].add_terms(result.values)
+        else:  # many draws (replicas): the terms stacked once, then one add per draw
+            copies, n = self.shape[1], result.backlog.shape[1]
+            values = np.concatenate(
+                [np.broadcast_to(result.values[name], (copies, n)) for name in _PER_COPY]
+                + [np.reshape(result.values[name], (1, n)) for name in _SHARED]
+            )
+            lo = 0
+            for d in draws:
+                d.backlog[:, : d.n] = result.backlog[:, lo : lo + d.n]
+                d.accumulate(lo, values)
+                lo += d.n
         used = result.used.reshape(self.shape) * self.budget
         self.prb_s += used * world.sim.epoch_s
         cells = used.reshape(*self.shape[:2], world.n_cells, world.n_slices).sum(axis=3)
