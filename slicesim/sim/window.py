@@ -29,9 +29,10 @@ from typing import Any
 import numpy as np
 import simpy
 
+from slicesim.sim import kernel
 from slicesim.sim.capture import Traffic, TrafficRecorder
 from slicesim.sim.kpi import GroupSums
-from slicesim.sim.kpi_model import Epoch
+from slicesim.sim.kpi_model import Epoch, UserPsKpis
 from slicesim.sim.scheduler import prb_budgets, processor_share
 from slicesim.sim.world import World
 
@@ -105,6 +106,7 @@ class _Draw:
     ) -> None:
         self.world, self.active, self.rng, self.copies = world, active, rng, copies
         self.base = base  # offset of this draw's groups in the flat group index
+        self.slots: _Slots | None = None  # set when the compiled epoch keeps the state
         self.n = 0
         cells = world.n_cells
         self.gain = np.empty((0, cells))  # (rows, n_cells)
@@ -133,6 +135,9 @@ class _Draw:
         self.slice = np.concatenate([self.slice, np.zeros(count, dtype=np.intp)])
         self.start = np.concatenate([self.start, np.full(count, np.inf)])
         self.end = np.concatenate([self.end, np.full(count, -np.inf)])
+        if self.slots is not None:  # the state lives in the shared blocks: make room there
+            self.slots.fit()
+            return
         self.backlog = np.concatenate([self.backlog, np.zeros((self.copies, count))], axis=1)
         self.sums = np.concatenate([self.sums, np.zeros((len(self.sums), count))], axis=1)
 
@@ -217,6 +222,42 @@ class _Draw:
             for gap, session in zip(gaps, sessions, strict=True):
                 yield env.timeout(gap)
                 self.add_one(s, env.now, session)
+
+
+class _Slots:
+    """Every draw's per-row state (backlog and KPI sums) in one pair of buffers, a block of
+    columns per draw, so that the compiled epoch (:mod:`slicesim.sim.kernel`) updates every draw
+    in place in one call; a draw's ``backlog`` and ``sums`` are views of its block."""
+
+    def __init__(self, draws: list[_Draw]) -> None:
+        self.draws = draws
+        self.backlog = np.empty((draws[0].copies, 0))
+        self.sums = np.empty((len(draws[0].sums), 0))
+        self.offsets = np.zeros(len(draws), dtype=np.intp)
+        self.fit()
+        for d in draws:
+            d.slots = self
+
+    def fit(self) -> None:
+        """Lay the blocks out again for the draws' current rows (after a draw has grown)."""
+        caps = [len(d.cell) for d in self.draws]
+        self.offsets = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.intp)
+        backlog = np.zeros((self.backlog.shape[0], sum(caps)))
+        sums = np.zeros((self.sums.shape[0], sum(caps)))
+        for d, off, cap in zip(self.draws, self.offsets, caps, strict=True):
+            have = d.backlog.shape[1]
+            backlog[:, off : off + have] = d.backlog
+            sums[:, off : off + have] = d.sums
+            d.backlog, d.sums = backlog[:, off : off + cap], sums[:, off : off + cap]
+        self.backlog, self.sums = backlog, sums
+
+    def columns(self) -> np.ndarray:
+        """The block column of every joined row (every draw's first ``n`` rows in turn)."""
+        if len(self.draws) == 1:
+            return np.arange(self.draws[0].n)
+        return np.concatenate(
+            [np.arange(off, off + d.n) for d, off in zip(self.draws, self.offsets, strict=True)]
+        )
 
 
 def _joined(parts: list[np.ndarray], axis: int = 0) -> np.ndarray:
@@ -337,6 +378,8 @@ class _Epochs:
         self.trace: list[np.ndarray] = []  # per epoch, the loads behind its interference
         self.util_end = np.broadcast_to(warm[:, None, :], (*self.shape[:2], world.n_cells))
         self.copy_offset = (np.arange(copies) * n_groups)[:, None]  # copy l's groups: + l G
+        compiled = kernel.backend() == "numba" and isinstance(world.kpi_model, UserPsKpis)
+        self.slots = _Slots(draws) if compiled else None
 
     def process(self, env: simpy.Environment) -> Any:
         """SimPy process: a scheduling epoch every ``epoch_s``."""
@@ -351,8 +394,9 @@ class _Epochs:
             epoch += 1
             yield env.timeout(self.world.sim.epoch_s)
 
-    def users(self, t: float, util: np.ndarray) -> EpochUsers:
-        """Gather every draw's users at time ``t`` (and draw their bursts)."""
+    def _rows(self, t: float, util: np.ndarray) -> dict[str, np.ndarray]:
+        """Every draw's rows at time ``t`` joined (and their bursts drawn): present, slice,
+        group, base (the group in copy 0 of the flat index), own, interference, counts."""
         draws, world = self.draws, self.world
         rows = [d.n for d in draws]
         frozen = self.frozen is not None
@@ -365,24 +409,72 @@ class _Epochs:
         exact = world.kpi_model.exact
         # with frozen loads every copy sees the same interference: one row
         loads = [util[k, :1] if frozen else util[k] for k in range(len(draws))]
-        present = _joined([d.in_session(t) for d in draws])
-        return EpochUsers(
-            present=present,
-            slice=_joined([d.slice[:n] for d, n in zip(draws, rows, strict=True)]),
-            group=group,
-            flat=(base + self.copy_offset).ravel(),
-            n_flat=int(np.prod(self.shape)),
-            own=_joined([d.own[:n] for d, n in zip(draws, rows, strict=True)]),
-            interference=_joined(
+        return {
+            "present": _joined([d.in_session(t) for d in draws]),
+            "slice": _joined([d.slice[:n] for d, n in zip(draws, rows, strict=True)]),
+            "group": group,
+            "base": base,
+            "own": _joined([d.own[:n] for d, n in zip(draws, rows, strict=True)]),
+            "interference": _joined(
                 [d.interference(u, exact) for d, u in zip(draws, loads, strict=True)], axis=1
             ),
-            counts=world.bursts.draw_each([d.slice[: d.n] for d in draws], [d.rng for d in draws]),
-            backlog=_joined([d.backlog[:, : d.n] for d in draws], axis=1) * present,
+            "counts": world.bursts.draw_each(
+                [d.slice[: d.n] for d in draws], [d.rng for d in draws]
+            ),
+        }
+
+    def users(self, t: float, util: np.ndarray) -> EpochUsers:
+        """Gather every draw's users at time ``t`` (and draw their bursts)."""
+        r = self._rows(t, util)
+        present = r["present"]
+        return EpochUsers(
+            present=present,
+            slice=r["slice"],
+            group=r["group"],
+            flat=(r["base"] + self.copy_offset).ravel(),
+            n_flat=int(np.prod(self.shape)),
+            own=r["own"],
+            interference=r["interference"],
+            counts=r["counts"],
+            backlog=_joined([d.backlog[:, : d.n] for d in self.draws], axis=1) * present,
+        )
+
+    def _compiled(self, t: float, util: np.ndarray) -> np.ndarray:
+        """One epoch in the compiled kernel (the state updated in place in the slots): the time
+        share used per flat group, the same numbers as :func:`epoch_step`."""
+        world, sim, slots = self.world, self.world.sim, self.slots
+        assert slots is not None
+        r = self._rows(t, util)
+        present, slices = r["present"], r["slice"]
+        cqi, prb_bps = world.link.rates(r["own"] / (world.noise_mw + r["interference"]))
+        burst = world.burst_bits[slices]
+        arrived = burst * r["counts"] * present
+        if self.recorder is not None:
+            self.recorder.epoch([d.n for d in self.draws], present, prb_bps[0], cqi[0], r["counts"])
+        return kernel.epoch_user_ps(
+            r["base"],
+            world.n_groups,
+            int(np.prod(self.shape)),
+            self.budget_flat,
+            prb_bps,
+            cqi,
+            present,
+            arrived,
+            burst,
+            world.offered_bps[slices] * sim.buffer_s,
+            slots.columns(),
+            slots.backlog,
+            slots.sums,
+            sim.epoch_s,
+            sim.buffer_s,
         )
 
     def step(self, t: float, util: np.ndarray) -> np.ndarray:
         """One epoch at time ``t`` under the cell loads ``util``; the loads it leaves."""
         world, draws = self.world, self.draws
+        if self.slots is not None:
+            used = self._compiled(t, util).reshape(self.shape) * self.budget
+            return self._loads(used)
         users = self.users(t, util)
         result = epoch_step(world, users, self.budget_flat)
         if self.recorder is not None:
@@ -403,7 +495,11 @@ class _Epochs:
                 d.backlog[:, : d.n] = result.backlog[:, lo : lo + d.n]
                 d.accumulate(lo, values)
                 lo += d.n
-        used = result.used.reshape(self.shape) * self.budget
+        return self._loads(result.used.reshape(self.shape) * self.budget)
+
+    def _loads(self, used: np.ndarray) -> np.ndarray:
+        """Add the epoch's PRBs used per (draw, copy, group); the cell loads it leaves."""
+        world = self.world
         self.prb_s += used * world.sim.epoch_s
         cells = used.reshape(*self.shape[:2], world.n_cells, world.n_slices).sum(axis=3)
         return np.minimum(cells / world.n_prb, 1.0)  # <= 1 unless a what-if overbooks
