@@ -32,32 +32,29 @@ from slicesim.sim.scheduler import _FIXED
 
 __all__ = ["available", "backend", "epoch_user_ps", "use"]
 
-try:  # pragma: no cover - exercised by whichever backend the machine has
-    import numba
-
-    _HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    numba = None  # type: ignore[assignment]
-    _HAVE_NUMBA = False
-
-_state = {"backend": "numba" if _HAVE_NUMBA else "numpy"}
-if os.environ.get("SLICESIM_KERNEL", "").lower() == "numpy":
-    _state["backend"] = "numpy"
-
-
-def _jit(fn: Any) -> Any:
-    """numba-compiled on first call (cached on disk); plain Python without numba (unused)."""
-    return numba.njit(cache=True, nogil=True)(fn) if _HAVE_NUMBA else fn
+_FORCED_NUMPY = os.environ.get("SLICESIM_KERNEL", "").lower() == "numpy"
+_state: dict[str, Any] = {"backend": "numpy" if _FORCED_NUMPY else "numba", "jit": None}
 
 
 def available() -> bool:
-    """Whether the compiled path can run (numba imports)."""
-    return _HAVE_NUMBA
+    """Whether the compiled path can run: numba imports (tried once; the import is deferred to
+    the first simulated window, so ``import slicesim`` stays quick)."""
+    if _state["jit"] is None:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - machines without numba
+            _state["jit"] = False
+        else:
+            _state["jit"] = numba.njit(cache=True, nogil=True)
+    return bool(_state["jit"])
 
 
 def backend() -> str:
-    """``numba`` or ``numpy``: the path :func:`slicesim.sim.window.epoch_step` takes."""
-    return _state["backend"]
+    """``numba`` or ``numpy``: the path the windows take (``numpy`` where numba does not
+    import)."""
+    if _state["backend"] == "numba" and not available():
+        _state["backend"] = "numpy"
+    return str(_state["backend"])
 
 
 def use(name: str) -> str:
@@ -68,13 +65,29 @@ def use(name: str) -> str:
     """
     if name not in ("numba", "numpy"):
         raise ValueError(f"kernel backend {name!r}: allowed 'numba' or 'numpy'")
-    if name == "numba" and not _HAVE_NUMBA:
+    if name == "numba" and not available():
         raise ValueError("kernel backend 'numba': numba does not import on this machine")
-    old, _state["backend"] = _state["backend"], name
+    old, _state["backend"] = backend(), name
     return old
 
 
-@_jit
+_KERNELS = ("_sort_by", "_members", "_water_fill", "_capped_level", "_busy_level", "_delay")
+
+
+def _compiled() -> Any:
+    """The compiled epoch: every function of the kernel jitted on first use (numba resolves the
+    callees by their global names when it compiles the caller)."""
+    fn = _state.get("epoch")
+    if fn is None:
+        if not available():
+            raise RuntimeError("the compiled kernel needs numba (SLICESIM_KERNEL=numpy skips it)")
+        jit, names = _state["jit"], globals()
+        for name in _KERNELS:
+            names[name] = jit(names[name])
+        fn = _state["epoch"] = jit(_epoch_user_ps)
+    return fn
+
+
 def _sort_by(key: np.ndarray, order: np.ndarray, m: int) -> None:
     """``order[:m]`` = the positions of ``key[:m]`` in ascending order (insertion sort for the
     few users of a group, numpy's sort above 32)."""
@@ -93,7 +106,6 @@ def _sort_by(key: np.ndarray, order: np.ndarray, m: int) -> None:
         order[b + 1] = o
 
 
-@_jit
 def _water_fill(
     work: np.ndarray,
     phi: np.ndarray,
@@ -125,7 +137,6 @@ def _water_fill(
         phi[order[p]] = level if v > lh[p] else v
 
 
-@_jit
 def _capped_level(
     work: np.ndarray,
     u: np.ndarray,
@@ -157,7 +168,6 @@ def _capped_level(
     return best if best < m else float(m)
 
 
-@_jit
 def _members(base: np.ndarray, present: np.ndarray, n_all: int) -> tuple[Any, Any, int]:
     """The rows in session of every group of copy 0, in row order (a stable counting sort):
     group g's are ``members[count[g]:count[g + 1]]``; and the largest group's size. Rows out of
@@ -181,7 +191,6 @@ def _members(base: np.ndarray, present: np.ndarray, n_all: int) -> tuple[Any, An
     return count, members, biggest
 
 
-@_jit
 def _busy_level(
     work: np.ndarray,
     u: np.ndarray,
@@ -205,7 +214,6 @@ def _busy_level(
     return lev
 
 
-@_jit
 def _delay(
     work: float,
     phi: float,
@@ -232,7 +240,6 @@ def _delay(
     return wait / (rate if rate >= 1e-9 else 1e-9) + burst / thr
 
 
-@_jit
 def _epoch_user_ps(
     base: np.ndarray,
     stride: int,
@@ -364,7 +371,7 @@ def epoch_user_ps(
     Returns:
         The time share used per group, (n_all,).
     """
-    return _epoch_user_ps(
+    return _compiled()(
         np.ascontiguousarray(base, dtype=np.int64),
         int(stride),
         int(n_all),
