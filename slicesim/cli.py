@@ -15,6 +15,7 @@ from typing import Any
 from slicesim import __version__
 from slicesim.config import ConfigError, list_scenarios, load_scenario
 from slicesim.io import check_output_dir
+from slicesim.rollout import ORACLE_DRAWS, ORACLE_EVERY
 
 __all__ = ["main"]
 
@@ -134,16 +135,18 @@ def _add_runs(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--oracle-draws",
         type=_pos_int,
-        default=6,
+        default=ORACLE_DRAWS,
         metavar="K",
-        help="sim-oracle: draws of each period it optimises over (>= 1)",
+        help=f"sim-oracle: draws of each period it optimises over (>= 1; default {ORACLE_DRAWS}, "
+        "converged on paper)",
     )
     p.add_argument(
         "--oracle-every",
         type=_pos_int,
-        default=1,
+        default=ORACLE_EVERY,
         metavar="k",
-        help="sim oracles evaluate every k-th period; all agents are scored there",
+        help="sim oracles evaluate every k-th period; all agents are scored there "
+        f"(default {ORACLE_EVERY})",
     )
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")

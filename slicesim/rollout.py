@@ -124,6 +124,17 @@ class SimulatorUser(Protocol):
         ...
 
 
+ORACLE_DRAWS = 96
+"""K, the stochastic sim-oracle's draws per period by default: the smallest K for which doubling
+it changes its gain over equal shares on ``paper`` by less than 3 % in H1 and H2
+(``benchmarks/oracle_k.py``; benchmarks/RESULTS.md)."""
+
+ORACLE_EVERY = 4
+"""The benchmark's default ``--oracle-every``: the simulator oracles evaluate every 4th period
+(one an hour of the day) and every agent is scored on those periods (benchmarks/RESULTS.md: the
+agents' ΔU over equal shares moves by less than its interval against scoring every period)."""
+
+
 def scored_periods(periods: np.ndarray | int, every: int) -> np.ndarray:
     """The scoring schedule: whether each period is scored when the simulator oracles evaluate
     every ``every``-th period only (0, k, 2k, ...; ``every = 1``: all of them)."""

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from slicesim.experiments.registry import agent_class, agent_label, make_agent
 from slicesim.io import atomic_write
+from slicesim.rollout import ORACLE_DRAWS, ORACLE_EVERY
 
 __all__ = ["Job", "RunOptions", "execute", "run_job", "run_local", "run_ray", "seed_list"]
 
@@ -53,9 +54,10 @@ class RunOptions:
         executor: ``local`` (a process pool) or ``ray``.
         address: the Ray cluster's address (None: a local Ray instance).
         workers: runs side by side (local pool) or Ray CPUs.
-        oracle_draws: K of the stochastic simulator oracle.
+        oracle_draws: K of the stochastic simulator oracle (default: the converged
+            :data:`~slicesim.rollout.ORACLE_DRAWS`).
         oracle_every: the simulator oracles evaluate every k-th period; all agents are scored
-            on those periods.
+            on those periods (default :data:`~slicesim.rollout.ORACLE_EVERY`).
         csv: also write each run's ``trajectory.csv``.
         progress: show progress bars.
     """
@@ -65,8 +67,8 @@ class RunOptions:
     executor: str = "local"
     address: str | None = None
     workers: int = 2
-    oracle_draws: int = 6
-    oracle_every: int = 1
+    oracle_draws: int = ORACLE_DRAWS
+    oracle_every: int = ORACLE_EVERY
     csv: bool = False
     progress: bool = True
 

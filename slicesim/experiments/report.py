@@ -206,6 +206,12 @@ def _estimator_errors(done: Sequence[Any]) -> tuple[np.ndarray | None, str]:
     return errors, target
 
 
+def _draws(meta: dict[str, Any], yardstick: str | None) -> int:
+    """K of the run's sim-oracle: its own setting (``--set agent.sim-oracle.draws``) if any,
+    else ``--oracle-draws``."""
+    return int(meta.get("settings", {}).get(yardstick, {}).get("draws", meta["oracle_draws"]))
+
+
 def write_report(
     out: Path,
     config: ScenarioConfig,
@@ -252,9 +258,10 @@ def write_report(
         f"Scored periods: {scored}. Values are means over seeds ± the 95 % interval half-width.",
         "",
         f"Yardsticks: **{floor}** is the floor; **{yardstick}** replays the simulator and "
-        f"picks the shares with the best mean utility over {meta['oracle_draws']} other draws of "
-        "the same period (it knows the traffic statistics, not the draw): the achievable "
-        "yardstick. ΔU vs equal is the paired difference against the floor (same traffic per "
+        f"picks the shares with the best mean utility over K = {_draws(meta, yardstick)} other "
+        "draws of the same period (it knows the traffic statistics, not the draw): the "
+        "achievable yardstick. ΔU vs equal is the paired difference against the floor (same "
+        "traffic per "
         + (
             "seed; one seed here: no interval, so no difference is marked as significant); "
             if len(seeds) < 2

@@ -26,7 +26,7 @@ from slicesim.sim.layout import make_layout
 from slicesim.sim.link import LINK_MODELS
 from slicesim.sim.scheduler import check_shares
 from slicesim.sim.traffic import PoissonTable, TrafficMasks, cell_weights
-from slicesim.sim.window import PeriodInputs, simulate_window, simulate_windows
+from slicesim.sim.window import Offered, PeriodInputs, simulate_window, simulate_windows
 from slicesim.sim.world import World
 
 __all__ = ["Network", "Replay", "run_periods"]
@@ -260,6 +260,7 @@ class Network:
         states: Sequence[dict[str, Any]] | None = None,
         frozen_util: np.ndarray | None = None,
         capture: list[Traffic] | None = None,
+        offered: list[Offered] | None = None,
     ) -> Replay:
         """Simulate the coming period under each allocation of ``xs`` on common random numbers.
 
@@ -280,6 +281,10 @@ class Network:
             capture: if given, one :class:`~slicesim.sim.capture.Traffic` per state is appended:
                 the users and bursts every copy saw (for the TTI reference,
                 :mod:`slicesim.sim.tti`). Recording changes no draw and no KPI.
+            offered: the same list in several replays of the same ``states``: the first
+                records the draws' traffic into it (users, bursts), the others replay it
+                without SimPy's arrivals or random numbers - the same numbers, bit for bit,
+                for a fraction of the cost (the oracles' passes over one period).
 
         Returns:
             KPIs and QoS per state and copy (arrays ``(K, L, n_cells, n_slices)``) and each
@@ -316,7 +321,7 @@ class Network:
             warm = np.stack([np.asarray(st["cell_util"], dtype=float) for st in states])
             frozen = None if frozen_util is None else np.asarray(frozen_util, dtype=float)
             inputs = self._inputs(active, xs, warm, frozen)
-            window = simulate_window(self.world, inputs, rngs, capture)
+            window = simulate_window(self.world, inputs, rngs, capture, offered)
         finally:
             self.set_state(saved)
         kpis = window.sums.kpis(self.config.sim.window_s, self.n_prb)

@@ -39,6 +39,7 @@ from slicesim.sim.world import World
 __all__ = [
     "EpochResult",
     "EpochUsers",
+    "Offered",
     "PeriodInputs",
     "Window",
     "epoch_step",
@@ -87,6 +88,20 @@ class Window:
     util_end: np.ndarray
 
 
+@dataclass
+class Offered:
+    """What a window's draws offered - their users (rows) and each epoch's bursts - kept so that
+    later windows of the same period and draws replay it under other copies without SimPy or
+    random numbers (the oracles replay one period's draws several times; the traffic does not
+    depend on the shares). A replay from it equals a fresh simulation of the same draws bit for
+    bit. Filled by the first window that is given an empty list (``offered=[]``)."""
+
+    draws: list[_Draw]
+    rows: list[list[int]]  # per epoch, every draw's rows at the epoch
+    counts: list[np.ndarray]  # per epoch, the bursts of every row (joined)
+    final: list[int]  # every draw's rows at the window's end
+
+
 class _Draw:
     """One draw's users as flat arrays (one row per session, never reused) and its generator.
 
@@ -122,6 +137,21 @@ class _Draw:
         # of _PER_COPY, then one row for each of _SHARED (the same in every copy)
         self.sums = np.empty((len(_PER_COPY) * copies + len(_SHARED), 0))
         self._grow(expected + 4 * math.isqrt(expected) + 16)
+
+    @classmethod
+    def replayed(cls, src: _Draw, copies: int, base: int) -> _Draw:
+        """A draw with ``src``'s rows (users), fresh buffers and sums for ``copies`` copies and
+        no generator: it replays an :class:`Offered` record (nothing is drawn)."""
+        d = cls.__new__(cls)
+        d.world, d.active, d.copies, d.base, d.slots = src.world, src.active, copies, base, None
+        d.rng = None  # type: ignore[assignment]
+        d.n = 0
+        d.gain, d.others, d.own, d.cell = src.gain, src.others, src.own, src.cell
+        d.group, d.slice, d.start, d.end = src.group, src.slice, src.start, src.end
+        rows = len(src.cell)
+        d.backlog = np.zeros((copies, rows))
+        d.sums = np.zeros((len(_PER_COPY) * copies + len(_SHARED), rows))
+        return d
 
     def _grow(self, count: int) -> None:
         gain, own, cell = self.world.sample_drops(count, self.rng)
@@ -378,6 +408,9 @@ class _Epochs:
         self.trace: list[np.ndarray] = []  # per epoch, the loads behind its interference
         self.util_end = np.broadcast_to(warm[:, None, :], (*self.shape[:2], world.n_cells))
         self.copy_offset = (np.arange(copies) * n_groups)[:, None]  # copy l's groups: + l G
+        self.source: Offered | None = None  # replay the draws' traffic from here
+        self.record: Offered | None = None  # or record it here
+        self.epoch = 0
         compiled = kernel.backend() == "numba" and isinstance(world.kpi_model, UserPsKpis)
         self.slots = _Slots(draws) if compiled else None
 
@@ -390,6 +423,7 @@ class _Epochs:
             if frozen is not None:
                 util = np.broadcast_to(frozen[:, None, min(epoch, frozen.shape[1] - 1)], util.shape)
             self.trace.append(np.array(util))
+            self.epoch = epoch
             util = self.util_end = self.step(env.now, util)
             epoch += 1
             yield env.timeout(self.world.sim.epoch_s)
@@ -398,6 +432,15 @@ class _Epochs:
         """Every draw's rows at time ``t`` joined (and their bursts drawn): present, slice,
         group, base (the group in copy 0 of the flat index), own, interference, counts."""
         draws, world = self.draws, self.world
+        if self.source is not None:  # a replay: the recorded rows and bursts, nothing drawn
+            for d, n in zip(draws, self.source.rows[self.epoch], strict=True):
+                d.n = n
+            counts = self.source.counts[self.epoch]
+        else:
+            counts = world.bursts.draw_each([d.slice[: d.n] for d in draws], [d.rng for d in draws])
+            if self.record is not None:
+                self.record.rows.append([d.n for d in draws])
+                self.record.counts.append(counts)
         rows = [d.n for d in draws]
         frozen = self.frozen is not None
         group = _joined([d.group[:n] for d, n in zip(draws, rows, strict=True)])
@@ -418,9 +461,7 @@ class _Epochs:
             "interference": _joined(
                 [d.interference(u, exact) for d, u in zip(draws, loads, strict=True)], axis=1
             ),
-            "counts": world.bursts.draw_each(
-                [d.slice[: d.n] for d in draws], [d.rng for d in draws]
-            ),
+            "counts": counts,
         }
 
     def users(self, t: float, util: np.ndarray) -> EpochUsers:
@@ -510,6 +551,7 @@ def simulate_window(
     inputs: PeriodInputs,
     rngs: Sequence[np.random.Generator],
     capture: list[Traffic] | None = None,
+    offered: list[Offered] | None = None,
 ) -> Window:
     """Simulate one period's window for every copy and draw.
 
@@ -519,10 +561,19 @@ def simulate_window(
         rngs: one generator per draw (consumed as the draw's users and bursts need).
         capture: if given, one :class:`~slicesim.sim.capture.Traffic` per draw is appended
             (users and bursts; the KPIs and the draws' generators are the same as without).
+        offered: an empty list: the draws' traffic is recorded into it (one :class:`Offered`);
+            a list holding a record of the same period and draws: the window replays that
+            traffic instead of drawing it (``rngs`` are not used), with the same result.
     """
     recorder = None if capture is None else TrafficRecorder(world, inputs.period, len(rngs))
     window, draws = _simulate(
-        [world] * len(rngs), [inputs] * len(rngs), inputs.warm, inputs.frozen, rngs, recorder
+        [world] * len(rngs),
+        [inputs] * len(rngs),
+        inputs.warm,
+        inputs.frozen,
+        rngs,
+        recorder,
+        offered,
     )
     if capture is not None and recorder is not None:
         capture.extend(recorder.traffic(draws))
@@ -577,12 +628,29 @@ def _simulate(
     frozen: np.ndarray | None,
     rngs: Sequence[np.random.Generator],
     recorder: TrafficRecorder | None,
+    offered: list[Offered] | None = None,
 ) -> tuple[Window, list[_Draw]]:
     """The window of draw k = (``worlds[k]``, ``inputs[k]``, ``rngs[k]``); the shared parts of
-    the world (time scales, link, KPI model, burst sizes) are ``worlds[0]``'s."""
+    the world (time scales, link, KPI model, burst sizes) are ``worlds[0]``'s. ``offered``:
+    record the traffic (an empty list) or replay it (:func:`simulate_window`)."""
     world = worlds[0]
-    sim = world.sim
     copies, n_groups = inputs[0].xs.shape[0], world.n_groups
+    if offered and recorder is None:  # replay the recorded traffic
+        source = offered[0]
+        if len(source.draws) != len(rngs):
+            raise ValueError(f"offered traffic of {len(source.draws)} draws, not {len(rngs)}")
+        replayed = [
+            _Draw.replayed(d, copies, k * copies * n_groups) for k, d in enumerate(source.draws)
+        ]
+        epochs = _Epochs(world, inputs, warm, frozen, replayed, None)
+        epochs.source = source
+        env = simpy.Environment()
+        env.process(epochs.process(env))
+        env.run(until=world.sim.window_s)
+        for d, n in zip(replayed, source.final, strict=True):
+            d.n = n
+        return _window(epochs, replayed), replayed
+    sim = world.sim
     draws, rates = [], []
     for k, (w, inp, rng) in enumerate(zip(worlds, inputs, rngs, strict=True)):
         users_mean = w.users_per_cell * inp.mask * w.n_cells  # (n_slices,)
@@ -599,9 +667,21 @@ def _simulate(
         for s in np.flatnonzero(rate > 0):
             env.process(draw.arrivals(env, int(s), float(rate[s])))
     epochs = _Epochs(world, inputs, warm, frozen, draws, recorder)
+    record = None
+    if offered is not None and recorder is None:
+        record = epochs.record = Offered(draws, [], [], [])
     env.process(epochs.process(env))
     env.run(until=sim.window_s)
-    per_draw = [d.group_sums(n_groups) for d in draws]
+    if record is not None and offered is not None:
+        record.final.extend(d.n for d in draws)
+        offered.append(record)
+    return _window(epochs, draws), draws
+
+
+def _window(epochs: _Epochs, draws: list[_Draw]) -> Window:
+    """The window's result: KPI sums per (draw, copy, group), loads."""
+    world = epochs.world
+    per_draw = [d.group_sums(world.n_groups) for d in draws]
     sums = {name: np.stack([g[name] for g in per_draw]) for name in per_draw[0]}
     trace = np.stack(epochs.trace, axis=2)
-    return Window(GroupSums(sums, epochs.prb_s, world.n_cells), trace, epochs.util_end), draws
+    return Window(GroupSums(sums, epochs.prb_s, world.n_cells), trace, epochs.util_end)

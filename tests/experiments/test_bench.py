@@ -14,6 +14,7 @@ from slicesim.envs import make_env
 from slicesim.experiments.bench import bench, make_agent
 from slicesim.experiments.jobs import seed_list
 from slicesim.experiments.stats import estimate, gap_closed, paired
+from slicesim.rollout import ORACLE_EVERY
 
 SHORT = {"sim.window_s": 3.0, "timeline.n_periods": 30,
          "timeline.phases": [{"name": "H0", "start": 0, "slices": [1, 2, 4]},
@@ -182,7 +183,8 @@ def test_bench_set_addresses_the_scenario_and_each_agent(tmp_path, capsys):
     numbers = json.loads((out / "bench.json").read_text())
     assert numbers["overrides"]["traffic.load_scale"] == 1.2
     assert numbers["settings"]["td3"] == {"learning_rate": 3e-4}
-    assert numbers["settings"]["sim-oracle"] == {"draws": 2, "every": 1}  # --set wins
+    assert numbers["settings"]["sim-oracle"] == {"draws": 2, "every": ORACLE_EVERY}  # --set wins
+    assert "over K = 2 other draws" in (out / "report.md").read_text()  # the K that ran
     assert numbers["settings"]["equal"] == {}  # options reach an agent only when addressed
     job = json.loads((out / "runs" / "td3-s0" / "job.json").read_text())
     assert job["options"] == {"learning_rate": 3e-4}

@@ -160,6 +160,32 @@ def test_frozen_loads_make_slices_independent():
         net.replay(x[None], states=[net.get_state(), {**net.get_state(), "period": 3}])
 
 
+@pytest.mark.parametrize("kpi_model", ["user_ps", "legacy"])
+def test_replays_from_recorded_traffic_are_the_fresh_replays(kpi_model):
+    """``offered``: the first replay records the draws' traffic, later ones (other copies,
+    frozen loads) replay it without drawing; every number is the fresh replay's."""
+    config = slicesim.load_scenario("paper", {"sim.kpi_model": kpi_model, "sim.window_s": 6.0})
+    net = slicesim.Network(config, seed=2)
+    net.period = 70
+    states = [{**net.get_state(), "rng": np.random.default_rng([2, k]).bit_generator.state}
+              for k in range(3)]  # fmt: skip
+    x = shares(net.n_cells, [0.4, 0.3, 0.0, 0.3])
+    xs = np.stack([x, shares(net.n_cells, [0.1, 0.1, 0.0, 0.8])])
+    offered: list = []
+    first = net.replay(xs, states=states, offered=offered)
+    assert len(offered) == 1
+    loads = first.cell_util[:, 0]
+    fresh = net.replay(xs[::-1], states=states, frozen_util=loads)
+    again = net.replay(xs[::-1], states=states, frozen_util=loads, offered=offered)
+    np.testing.assert_array_equal(again.r, fresh.r)
+    np.testing.assert_array_equal(again.cell_util, fresh.cell_util)
+    for key in ("thr_mbps", "delay_ms", "users", "prb_util"):
+        np.testing.assert_array_equal(again.kpis[key], fresh.kpis[key])
+    np.testing.assert_array_equal(net.replay(xs, states=states, offered=offered).r, first.r)
+    with pytest.raises(ValueError, match="offered traffic of 3 draws, not 1"):
+        net.replay(xs, states=states[:1], offered=offered)
+
+
 def data_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(
         np.array_equal(a[k], b[k]) if isinstance(a[k], np.ndarray) else a[k] == b[k] for k in a
