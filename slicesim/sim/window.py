@@ -264,20 +264,22 @@ class _Slots:
         self.backlog = np.empty((draws[0].copies, 0))
         self.sums = np.empty((len(draws[0].sums), 0))
         self.offsets = np.zeros(len(draws), dtype=np.intp)
-        self.fit()
+        self.fit(copy=False)  # before the first epoch every buffer is zero
         for d in draws:
             d.slots = self
 
-    def fit(self) -> None:
-        """Lay the blocks out again for the draws' current rows (after a draw has grown)."""
+    def fit(self, copy: bool = True) -> None:
+        """Lay the blocks out again for the draws' current rows (after a draw has grown),
+        keeping their state unless ``copy`` is false."""
         caps = [len(d.cell) for d in self.draws]
         self.offsets = np.concatenate([[0], np.cumsum(caps)[:-1]]).astype(np.intp)
         backlog = np.zeros((self.backlog.shape[0], sum(caps)))
         sums = np.zeros((self.sums.shape[0], sum(caps)))
         for d, off, cap in zip(self.draws, self.offsets, caps, strict=True):
-            have = d.backlog.shape[1]
-            backlog[:, off : off + have] = d.backlog
-            sums[:, off : off + have] = d.sums
+            if copy:
+                have = d.backlog.shape[1]
+                backlog[:, off : off + have] = d.backlog
+                sums[:, off : off + have] = d.sums
             d.backlog, d.sums = backlog[:, off : off + cap], sums[:, off : off + cap]
         self.backlog, self.sums = backlog, sums
 
