@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from slicesim.experiments.registry import agent_class, agent_label, make_agent
+from slicesim.experiments.registry import agent_class, agent_label, agent_role, make_agent
 from slicesim.io import atomic_write
 from slicesim.rollout import ORACLE_DRAWS, ORACLE_EVERY
 
@@ -175,8 +175,11 @@ def execute(
     address: str | None = None,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
-    """Run the jobs that have not finished yet, on the local process pool or Ray."""
+    """Run the jobs that have not finished yet, on the local process pool or Ray; the
+    simulator oracles' runs (the longest by far) start first, so that the others fill the
+    workers around them."""
     todo = [job for job in jobs if not job.finished()]
+    todo.sort(key=lambda job: agent_role(job.agent) not in ("yardstick", "bound"))  # stable
     if executor == "ray":
         return run_ray(todo, workers, address, progress)
     return run_local(todo, workers, progress)
