@@ -33,6 +33,7 @@ SCRIPTS = {
         "--out",
         "runs/test-oracle-k",
     ],
+    "oracle_speed.py": ["--draws", "2", "--periods", "3", "--runs", "1"],
     "memory.py": ["--short", "10", "--long", "20"],
     "sim_speed.py": ["--runs", "1", "--periods", "2", "--seeds", "1"],
     "td3_speed.py": ["--runs", "1", "--periods", "3"],
