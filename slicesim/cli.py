@@ -15,7 +15,7 @@ from typing import Any
 from slicesim import __version__
 from slicesim.config import ConfigError, list_scenarios, load_scenario
 from slicesim.io import check_output_dir
-from slicesim.rollout import ORACLE_DRAWS, ORACLE_EVERY
+from slicesim.rollout import MIN_SCORED, ORACLE_DRAWS, ORACLE_EVERY
 
 __all__ = ["main"]
 
@@ -143,10 +143,10 @@ def _add_runs(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--oracle-every",
         type=_pos_int,
-        default=ORACLE_EVERY,
+        default=None,
         metavar="k",
         help="sim oracles evaluate every k-th period; all agents are scored there "
-        f"(default {ORACLE_EVERY})",
+        f"(default {ORACLE_EVERY}, less where a phase would keep under {MIN_SCORED} periods)",
     )
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--address", default=None, help="Ray cluster address (with --executor ray)")

@@ -130,10 +130,26 @@ it changes its gain over equal shares on ``paper`` by less than 3 % in H1 and H2
 (``benchmarks/oracle_k.py``; benchmarks/RESULTS.md)."""
 
 ORACLE_EVERY = 8
-"""The benchmark's default ``--oracle-every``: the simulator oracles evaluate every 8th period
-(every 2 hours of each day) and every agent is scored on those periods. On the paper benchmark
+"""The benchmark's default ``--oracle-every`` (:func:`default_every`: less on short timelines):
+the simulator oracles evaluate every 8th period (every 2 hours of each day) and every agent is
+scored on those periods. On the paper benchmark
 this moves every agent's ΔU over equal shares by at most 0.03 against scoring every period,
 within its interval (benchmarks/RESULTS.md), for an eighth of the oracle's cost."""
+
+
+MIN_SCORED = 25
+"""A phase after H0 keeps at least this many scored periods under the default ``--oracle-every``
+(:func:`default_every`)."""
+
+
+def default_every(timeline: Any) -> int:
+    """The default ``--oracle-every`` of a timeline (a :class:`~slicesim.config.TimelineConfig`):
+    :data:`ORACLE_EVERY`, or less where a short (compressed) timeline would leave a phase after
+    H0 with fewer than :data:`MIN_SCORED` scored periods (1 for very short ones)."""
+    starts = [p.start for p in timeline.phases if p.start >= timeline.first_phase_end]
+    ends = [*starts[1:], timeline.n_periods]
+    shortest = min((end - start for start, end in zip(starts, ends, strict=True)), default=0)
+    return max(1, min(ORACLE_EVERY, shortest // MIN_SCORED))
 
 
 def scored_periods(periods: np.ndarray | int, every: int) -> np.ndarray:

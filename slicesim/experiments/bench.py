@@ -31,6 +31,7 @@ from slicesim.experiments.registry import (
     transfer_modes,
 )
 from slicesim.io import atomic_write
+from slicesim.rollout import default_every
 
 __all__ = [
     "BUILTIN_AGENTS",
@@ -184,9 +185,12 @@ def bench(
     oracle_draws, oracle_every, csv, progress = (
         opts.oracle_draws, opts.oracle_every, opts.csv, opts.progress
     )  # fmt: skip
-    scenario_over, settings = agent_settings(agents, overrides, oracle_draws, oracle_every)
-    check_options(agents, seeds, executor, settings)
+    scenario_over, settings = agent_settings(agents, overrides, oracle_draws, oracle_every or 1)
     config, extra = scenario_overrides(scenario, quick, periods, scenario_over)
+    if oracle_every is None:  # the default depends on the timeline's length
+        oracle_every = default_every(config.timeline)
+        scenario_over, settings = agent_settings(agents, overrides, oracle_draws, oracle_every)
+    check_options(agents, seeds, executor, settings)
     out = Path(out)
 
     def job(spec: str, seed: int, folder: str, **kw: Any) -> Job:

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from slicesim.experiments.registry import agent_class, agent_label, agent_role, make_agent
 from slicesim.io import atomic_write
-from slicesim.rollout import ORACLE_DRAWS, ORACLE_EVERY
+from slicesim.rollout import ORACLE_DRAWS
 
 __all__ = ["Job", "RunOptions", "execute", "run_job", "run_local", "run_ray", "seed_list"]
 
@@ -57,7 +57,8 @@ class RunOptions:
         oracle_draws: K of the stochastic simulator oracle (default: the converged
             :data:`~slicesim.rollout.ORACLE_DRAWS`).
         oracle_every: the simulator oracles evaluate every k-th period; all agents are scored
-            on those periods (default :data:`~slicesim.rollout.ORACLE_EVERY`).
+            on those periods (None: :func:`~slicesim.rollout.default_every`, every
+            :data:`~slicesim.rollout.ORACLE_EVERY`-th, less on short timelines).
         csv: also write each run's ``trajectory.csv``.
         progress: show progress bars.
     """
@@ -68,7 +69,7 @@ class RunOptions:
     address: str | None = None
     workers: int = 2
     oracle_draws: int = ORACLE_DRAWS
-    oracle_every: int = ORACLE_EVERY
+    oracle_every: int | None = None
     csv: bool = False
     progress: bool = True
 

@@ -35,6 +35,7 @@ from slicesim.experiments.registry import agent_label
 from slicesim.experiments.report import BenchNumbers, write_report
 from slicesim.experiments.stats import Estimate
 from slicesim.io import atomic_write, write_csv
+from slicesim.rollout import default_every
 from slicesim.typed_config import parse_sets
 
 __all__ = ["COLUMNS", "SweepResult", "parse_sets", "sweep"]  # parse_sets: re-exported
@@ -96,9 +97,13 @@ def sweep(
     planned = []
     for point in points:  # every point's scenario and agents are built (checked) before any run
         try:
-            scenario_over, settings = agent_settings(agents, point, oracle_draws, oracle_every)
-            check_options(agents, seeds, executor, settings)
+            every = oracle_every or 1
+            scenario_over, settings = agent_settings(agents, point, oracle_draws, every)
             config, extra = scenario_overrides(scenario, quick, periods, scenario_over)
+            if oracle_every is None:  # the default depends on the timeline's length
+                every = default_every(config.timeline)
+                scenario_over, settings = agent_settings(agents, point, oracle_draws, every)
+            check_options(agents, seeds, executor, settings)
         except ConfigError as err:
             raise ConfigError(f"--set {_slug(point)}: {err}") from None
         folder = out / "points" / _slug(point)
@@ -114,9 +119,7 @@ def sweep(
             for seed in seed_list(seeds)
             for spec in agents
         ]
-        meta = run_meta(
-            scenario, point, quick, executor, oracle_draws, oracle_every, agents, settings
-        )
+        meta = run_meta(scenario, point, quick, executor, oracle_draws, every, agents, settings)
         planned.append((point, config, folder, jobs, meta))
     result = SweepResult(out, points)
     all_jobs = [job for _, _, _, jobs, _ in planned for job in jobs]

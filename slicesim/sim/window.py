@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 import simpy
 
-from slicesim.sim import kernel
 from slicesim.sim.capture import Traffic, TrafficRecorder
+from slicesim.sim.kernel import backend as kernel_backend
+from slicesim.sim.kernel import epoch_user_ps
 from slicesim.sim.kpi import GroupSums
 from slicesim.sim.kpi_model import Epoch, UserPsKpis
 from slicesim.sim.scheduler import prb_budgets, processor_share
@@ -413,7 +414,7 @@ class _Epochs:
         self.source: Offered | None = None  # replay the draws' traffic from here
         self.record: Offered | None = None  # or record it here
         self.epoch = 0
-        compiled = kernel.backend() == "numba" and isinstance(world.kpi_model, UserPsKpis)
+        compiled = kernel_backend() == "numba" and isinstance(world.kpi_model, UserPsKpis)
         self.slots = _Slots(draws) if compiled else None
 
     def process(self, env: simpy.Environment) -> Any:
@@ -494,7 +495,7 @@ class _Epochs:
         arrived = burst * r["counts"] * present
         if self.recorder is not None:
             self.recorder.epoch([d.n for d in self.draws], present, prb_bps[0], cqi[0], r["counts"])
-        return kernel.epoch_user_ps(
+        return epoch_user_ps(
             r["base"],
             world.n_groups,
             int(np.prod(self.shape)),
