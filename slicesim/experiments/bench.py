@@ -84,20 +84,24 @@ def scenario_overrides(
 
 
 def agent_settings(
+    scenario: str,
     agents: Sequence[str],
     overrides: dict[str, Any] | None,
-    oracle_draws: int,
-    oracle_every: int,
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The scenario overrides and each agent's settings of a run's ``--set`` items.
+    opts: RunOptions,
+) -> tuple[ScenarioConfig, dict[str, Any], dict[str, dict[str, Any]], int]:
+    """The scenario as run, its overrides, each agent's settings and the oracles' ``every``, from
+    a run's ``--set`` items and options.
 
     ``agent.<name>.<field>`` keys go to that agent only; ``--oracle-draws`` and
-    ``--oracle-every`` to the simulator oracles (an explicit ``--set`` of theirs wins).
+    ``--oracle-every`` to the simulator oracles (an explicit ``--set`` of theirs wins); without
+    ``--oracle-every`` the timeline's default (:func:`~slicesim.rollout.default_every`).
     """
-    scenario, settings = split_settings(overrides or {}, agents)
+    scenario_over, settings = split_settings(overrides or {}, agents)
+    config, extra = scenario_overrides(scenario, opts.quick, opts.periods, scenario_over)
+    every = opts.oracle_every or default_every(config.timeline)
     for spec in agents:
-        settings[spec] = {**oracle_settings(spec, oracle_draws, oracle_every), **settings[spec]}
-    return scenario, settings
+        settings[spec] = {**oracle_settings(spec, opts.oracle_draws, every), **settings[spec]}
+    return config, extra, settings, every
 
 
 def run_meta(
@@ -182,14 +186,8 @@ def bench(
 
     opts = options or RunOptions(**option_fields)
     quick, periods, executor, workers = opts.quick, opts.periods, opts.executor, opts.workers
-    oracle_draws, oracle_every, csv, progress = (
-        opts.oracle_draws, opts.oracle_every, opts.csv, opts.progress
-    )  # fmt: skip
-    scenario_over, settings = agent_settings(agents, overrides, oracle_draws, oracle_every or 1)
-    config, extra = scenario_overrides(scenario, quick, periods, scenario_over)
-    if oracle_every is None:  # the default depends on the timeline's length
-        oracle_every = default_every(config.timeline)
-        scenario_over, settings = agent_settings(agents, overrides, oracle_draws, oracle_every)
+    oracle_draws, csv, progress = opts.oracle_draws, opts.csv, opts.progress
+    config, extra, settings, oracle_every = agent_settings(scenario, agents, overrides, opts)
     check_options(agents, seeds, executor, settings)
     out = Path(out)
 

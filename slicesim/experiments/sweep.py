@@ -28,14 +28,13 @@ from typing import Any
 import numpy as np
 
 from slicesim.config import ConfigError
-from slicesim.experiments.bench import agent_settings, check_options, run_meta, scenario_overrides
+from slicesim.experiments.bench import agent_settings, check_options, run_meta
 from slicesim.experiments.jobs import Job, RunOptions, execute, seed_list
 from slicesim.experiments.metrics import verdict
 from slicesim.experiments.registry import agent_label
 from slicesim.experiments.report import BenchNumbers, write_report
 from slicesim.experiments.stats import Estimate
 from slicesim.io import atomic_write, write_csv
-from slicesim.rollout import default_every
 from slicesim.typed_config import parse_sets
 
 __all__ = ["COLUMNS", "SweepResult", "parse_sets", "sweep"]  # parse_sets: re-exported
@@ -89,20 +88,14 @@ def sweep(
     if not sets:
         raise ConfigError("sweep needs at least one --set KEY=V1,V2,...")
     opts = options or RunOptions(**option_fields)
-    quick, periods, executor = opts.quick, opts.periods, opts.executor
-    oracle_draws, oracle_every = opts.oracle_draws, opts.oracle_every
+    quick, executor, oracle_draws = opts.quick, opts.executor, opts.oracle_draws
     out = Path(out)
     keys = list(sets)
     points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*sets.values())]
     planned = []
     for point in points:  # every point's scenario and agents are built (checked) before any run
         try:
-            every = oracle_every or 1
-            scenario_over, settings = agent_settings(agents, point, oracle_draws, every)
-            config, extra = scenario_overrides(scenario, quick, periods, scenario_over)
-            if oracle_every is None:  # the default depends on the timeline's length
-                every = default_every(config.timeline)
-                scenario_over, settings = agent_settings(agents, point, oracle_draws, every)
+            config, extra, settings, every = agent_settings(scenario, agents, point, opts)
             check_options(agents, seeds, executor, settings)
         except ConfigError as err:
             raise ConfigError(f"--set {_slug(point)}: {err}") from None
