@@ -1,4 +1,4 @@
-"""Cost of one sim-oracle decision: the numpy path against the compiled kernel, with and without
+"""Cost of one sim-oracle decision: the reference engine against the compiled one, with and without
 the recorded traffic shared by its passes.
 
 Usage: python benchmarks/oracle_speed.py [--draws 192] [--periods 350,310] [--runs 3]
@@ -8,12 +8,13 @@ Usage: python benchmarks/oracle_speed.py [--draws 192] [--periods 350,310] [--ru
 :class:`agents.sim_oracle.SimOracleAgent` with K = ``--draws`` from equal shares, timed in four
 variants, interleaved, median of ``--runs``:
 
-* ``numpy, fresh``: the numpy epoch, every pass drawing its traffic again (slicesim 0.2's oracle);
-* ``numpy, offered``: the numpy epoch, the passes sharing one recording (``Network.replay(...,
-  offered=[])``);
-* ``numba, fresh`` and ``numba, offered``: the same with the compiled kernel (the default).
+* ``reference, fresh``: the reference engine (SimPy + numpy), every pass drawing its traffic again
+  (slicesim 0.2's oracle);
+* ``reference, offered``: the reference engine, the passes sharing one recording
+  (``Network.replay(..., offered=[])``);
+* ``compiled, fresh`` and ``compiled, offered``: the same on the compiled engine (the default).
 
-Every variant picks the same shares with the same predicted utility (checked: the kernel and the
+Every variant picks the same shares with the same predicted utility (checked: the engines and the
 recording are exact).
 """
 
@@ -28,16 +29,18 @@ import numpy as np
 
 from agents.sim_oracle import SimOracleAgent
 from slicesim.config import load_scenario
-from slicesim.sim import Network, equal_split, kernel
+from slicesim.sim import Network, equal_split
 
-VARIANTS = [("numpy", False), ("numpy", True), ("numba", False), ("numba", True)]
+VARIANTS = [("reference", False), ("reference", True), ("compiled", False), ("compiled", True)]
 
 
-def decide(config: Any, state: dict[str, Any], active: np.ndarray, draws: int, offered: bool):
-    """One decision from equal shares; (seconds, shares, predicted utility)."""
+def decide(
+    config: Any, engine: str, state: dict[str, Any], active: np.ndarray, draws: int, offered: bool
+):
+    """One decision from equal shares on ``engine``; (seconds, shares, predicted utility)."""
     agent = SimOracleAgent(draws=draws)
     agent.reset(None)  # type: ignore[arg-type]  # only clears its memory
-    net = Network(config, seed=41)
+    net = Network(config.replace({"sim.engine": engine}), seed=41)
     if not offered:  # every pass draws its traffic again
         replay = net.replay
         net.replay = lambda *a, offered=None, **k: replay(*a, **k)  # type: ignore[method-assign]
@@ -56,28 +59,25 @@ def main() -> None:
     config = load_scenario("paper", base.timeline_overrides(1500))
     print(f"sim-oracle decision at K = {args.draws}, median of {args.runs} (seconds)\n")
     print("| period | " + " | ".join(f"{b}, {'offered' if o else 'fresh'}" for b, o in VARIANTS)
-          + " | numpy fresh / numba offered |")  # fmt: skip
+          + " | reference fresh / compiled offered |")  # fmt: skip
     print("|---" * (len(VARIANTS) + 2) + "|")
     for period in (int(v) for v in args.periods.split(",")):
         net = Network(config, seed=41)
         for _ in range(period):
             net.run_period(equal_split(net.active_mask()))
         state, active = net.get_state(), net.active_mask()
-        kernel.use("numba")
-        decide(config, state, active, 2, True)  # compile (or load the cache) before timing
+        decide(config, "compiled", state, active, 2, True)  # compile (or load the cache) first
         times: dict[tuple[str, bool], list[float]] = {v: [] for v in VARIANTS}
         chosen = set()
         for _ in range(args.runs):
             for name, offered in VARIANTS:
-                kernel.use(name)
-                seconds, x, u = decide(config, state, active, args.draws, offered)
+                seconds, x, u = decide(config, name, state, active, args.draws, offered)
                 times[(name, offered)].append(seconds)
                 chosen.add((x.tobytes(), u))
         assert len(chosen) == 1, "the variants chose different shares"
         med = {v: statistics.median(t) for v, t in times.items()}
         cells = " | ".join(f"{med[v]:.3f}" for v in VARIANTS)
         print(f"| {period} | {cells} | {med[VARIANTS[0]] / med[VARIANTS[-1]]:.2f}x |")
-    kernel.use("numba")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ interleaved runs. Every env runs equal shares.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -34,7 +35,7 @@ import numpy as np
 
 import slicesim
 from slicesim.envs import SlicingEnv, SlicingVectorEnv
-from slicesim.sim import kernel, window
+from slicesim.sim import window
 
 LAYOUTS = {"paper": 4, "19 sites": 19}
 MAX_REPLICAS = {"paper": 256, "19 sites": 64}  # a 19-site replica holds about 60 MB of gains
@@ -94,15 +95,15 @@ def floor_per_user_epoch(layout: str, n: int, runs: int) -> tuple[float, float, 
     start = time.perf_counter()
     envs.step(a)
     step_s = time.perf_counter() - start
-    # the floor: the numpy epoch's arithmetic (the compiled kernel bypasses epoch_step), on the
-    # arrays of one more step taken on the numpy path
+    # the floor: the reference epoch's arithmetic (the compiled engine bypasses epoch_step), on
+    # the arrays of one more step taken on the reference engine
     window.epoch_step = capture  # type: ignore[assignment]
-    previous = kernel.use("numpy")
+    for net in envs.networks:
+        net.world = dataclasses.replace(net.world, engine="reference")
     try:
         envs.step(a)
     finally:
         window.epoch_step = original  # type: ignore[assignment]
-        kernel.use(previous)
     world, users, budget = captured["args"]
     n_users = len(users.group)
     times = []

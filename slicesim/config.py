@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.resources
 import math
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from slicesim.profiles import PROFILES, MasksCsvError, load_masks_csv
 from slicesim.typed_config import ConfigError, Validated, build, num, replaced
 
 __all__ = [
+    "ENGINE_NAMES",
     "KPI_MODEL_NAMES",
     "LINK_NAMES",
     "O2I_NAMES",
@@ -42,6 +44,7 @@ __all__ = [
     "TimelineWarning",
     "TrafficConfig",
     "cluster_indices",
+    "default_engine",
     "list_scenarios",
     "load_scenario",
 ]
@@ -56,6 +59,14 @@ LINK_NAMES = ("cqi", "shannon")
 """Link models of ``radio.link`` (classes in :mod:`slicesim.sim.link`)."""
 KPI_MODEL_NAMES = ("legacy", "user_ps")
 """KPI models of ``sim.kpi_model`` (classes in :mod:`slicesim.sim.kpi_model`)."""
+ENGINE_NAMES = ("compiled", "reference")
+"""Engines of ``sim.engine`` (:mod:`slicesim.sim.window`)."""
+
+
+def default_engine() -> str:
+    """``sim.engine``'s default: ``compiled``, or ``SLICESIM_ENGINE`` where it is set (CI runs the
+    simulator's and env's tests once more with ``SLICESIM_ENGINE=reference``)."""
+    return os.environ.get("SLICESIM_ENGINE", "compiled")
 
 
 class TimelineWarning(UserWarning):
@@ -236,11 +247,21 @@ class SimConfig(Validated):
     """How an epoch's burst throughput and each user's time with data are modelled
     (:mod:`slicesim.sim.kpi_model`): ``user_ps`` (user-level processor sharing, checked against
     a TTI-level scheduler) or ``legacy`` (slicesim 0.1's flow-level formulas, bit for bit)."""
+    engine: str = field(default_factory=default_engine)
+    """What simulates a period's window (:mod:`slicesim.sim.window`): ``compiled`` (one numba
+    call per window; the models that have a compiled form) or ``reference`` (SimPy and numpy,
+    the specification). Both give the same numbers, bit for bit; where the compiled engine
+    cannot run (numba missing, a model without a compiled form) the reference runs, with a
+    warning."""
 
     def _check(self) -> None:
         if self.kpi_model not in KPI_MODEL_NAMES:
             raise ConfigError(
                 f"kpi_model = {self.kpi_model!r} is unknown: allowed {sorted(KPI_MODEL_NAMES)}"
+            )
+        if self.engine not in ENGINE_NAMES:
+            raise ConfigError(
+                f"engine = {self.engine!r} is unknown: allowed {sorted(ENGINE_NAMES)}"
             )
         if self.epoch_s > self.window_s:
             raise ConfigError(

@@ -166,7 +166,7 @@ def _network_privates() -> set[str]:
 
 def test_only_the_engine_reads_the_networks_private_attributes():
     private = _network_privates()
-    assert {"_rng", "_cell_util", "_drop_users"} <= private  # the check sees Network's state
+    assert {"_rng", "_cell_util", "_prepare"} <= private  # the check sees Network's state
     found = []
     for path in [*ROOT.joinpath("slicesim").rglob("*.py"), *ROOT.joinpath("agents").rglob("*.py"),
                  *ROOT.joinpath("benchmarks").glob("*.py"), *ROOT.joinpath("examples").glob("*.py")]:  # fmt: skip

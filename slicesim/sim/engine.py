@@ -9,8 +9,6 @@ copies of the coming period on common random numbers, for the simulator oracles.
 from __future__ import annotations
 
 import copy
-import dataclasses
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,14 +17,14 @@ import numpy as np
 
 from slicesim.config import ScenarioConfig
 from slicesim.sim.capture import Traffic
-from slicesim.sim.channel import RADIO_MODELS, Drops
+from slicesim.sim.channel import Drops
 from slicesim.sim.kpi import PeriodReport, qos
-from slicesim.sim.kpi_model import KPI_MODELS, KpiModel
-from slicesim.sim.layout import make_layout
-from slicesim.sim.link import LINK_MODELS
+from slicesim.sim.kpi_model import KpiModel
+from slicesim.sim.layout import Layout
+from slicesim.sim.link import LinkModel
 from slicesim.sim.scheduler import check_shares
-from slicesim.sim.traffic import PoissonTable, TrafficMasks, cell_weights
-from slicesim.sim.window import Offered, PeriodInputs, simulate_window, simulate_windows
+from slicesim.sim.traffic import TrafficMasks
+from slicesim.sim.window import PeriodInputs, simulate_window, simulate_windows
 from slicesim.sim.world import World
 
 __all__ = ["Network", "Replay", "run_periods"]
@@ -47,104 +45,76 @@ class Network:
     def __init__(self, config: ScenarioConfig, seed: int = 0) -> None:
         self.config = config
         self.seed = int(seed)
-        self.layout = make_layout(config.layout)
-        self.n_cells, self.n_slices = self.layout.n_cells, config.n_slices
-        radio = config.radio
-        self.n_prb = radio.n_prb
-        self._tx_mw = 10 ** ((radio.tx_power_dbm - 10 * math.log10(radio.n_prb)) / 10)
-        self._noise_mw = 10 ** (
-            (
-                radio.noise_density_dbm_hz
-                + 10 * math.log10(radio.prb_bandwidth_hz)
-                + radio.noise_figure_db
-            )
-            / 10
-        )
-        self.link = LINK_MODELS[radio.link](radio)
-        self.masks = TrafficMasks(config, self.seed)
-        sl = config.slices
-        self.thr_need_mbps, self.delay_need_ms = config.thr_need_mbps, config.delay_need_ms
-        static = np.random.default_rng([self.seed, 0x73746174])  # "stat": the fixed world
-        self.cell_weights = cell_weights(self.n_cells, config.traffic.cell_weight_sigma, static)
-        drop_cdf = np.cumsum(self.cell_weights / self.cell_weights.sum())
-        drop_cdf[-1] = 1.0
-        pool_gain, pool_cell = self._drop_users(config.sim.drops_per_cell, static)
-        self.attach = np.zeros((self.n_cells, self.n_cells))
-        """P[c, c'] = probability that a user dropped for cell c attaches to cell c' (RSRP)."""
-        np.add.at(
-            self.attach,
-            (np.arange(self.n_cells).repeat(config.sim.drops_per_cell), pool_cell.ravel()),
-            1.0 / config.sim.drops_per_cell,
-        )
-        offered_bps = np.array([s.offered_mbps for s in sl]) * 1e6
-        burst_bits = np.array([s.burst_kbit for s in sl]) * 1e3
-        self.world = World(
-            n_cells=self.n_cells,
-            n_slices=self.n_slices,
-            n_prb=self.n_prb,
-            seed=self.seed,
-            sim=config.sim,
-            link=self.link,
-            kpi_model=KPI_MODELS[config.sim.kpi_model](),
-            noise_mw=self._noise_mw,
-            pool_gain=pool_gain,
-            pool_cell=pool_cell,
-            drop_cdf=drop_cdf,
-            users_per_cell=np.array([s.users_per_cell for s in sl]) * config.traffic.load_scale,
-            session_s=np.array([s.session_s for s in sl]),
-            offered_bps=offered_bps,
-            burst_bits=burst_bits,
-            # bursts per user and epoch, by slice (the table is the same every period)
-            bursts=PoissonTable(offered_bps * config.sim.epoch_s / burst_bits),
-        )
+        self.world = World.from_config(config, self.seed)
         """The static world the windows run in (:mod:`slicesim.sim.world`)."""
+        self.n_cells, self.n_slices = self.world.n_cells, config.n_slices
+        self.n_prb = self.world.n_prb
+        self.masks = TrafficMasks(config, self.seed)
+        self.thr_need_mbps, self.delay_need_ms = config.thr_need_mbps, config.delay_need_ms
         self._rng = np.random.default_rng(self.seed)
         self.period = 0
         self._cell_util = np.full(self.n_cells, 0.5)
         self._active_override: np.ndarray | None = None
         self._phase_masks: dict[tuple[int, ...], np.ndarray] = {}
 
-    # ------------------------------------------------------------------ geometry
+    # ------------------------------------------------------------------ the static world
+
+    @property
+    def layout(self) -> Layout:
+        """The sites and cells."""
+        return self.world.layout
+
+    @property
+    def pool(self) -> Drops:
+        """The user drops behind the coupling gains (positions, heights, indoor state, coupling
+        losses), for calibration and plots."""
+        return self.world.pool
+
+    @property
+    def cell_weights(self) -> np.ndarray:
+        """The cells' spatial weights (mean 1: some cells are hot spots)."""
+        return self.world.cell_weights
+
+    @property
+    def attach(self) -> np.ndarray:
+        """P[c, c'] = probability that a user dropped for cell c attaches to cell c' (RSRP)."""
+        return self.world.attach
+
+    @property
+    def link(self) -> LinkModel:
+        """SINR -> (CQI, bit/s per PRB)."""
+        return self.world.link
+
+    @property
+    def engine(self) -> str:
+        """The engine the windows run on (``sim.engine`` where the models allow it)."""
+        return self.world.engine
 
     @property
     def tx_mw(self) -> float:
         """Transmit power of a cell per PRB (mW)."""
-        return self._tx_mw
+        return self.world.tx_mw
 
     @property
     def noise_mw(self) -> float:
         """Noise power in one PRB at the UE, noise figure included (mW)."""
-        return self._noise_mw
-
-    def _drop_users(self, per_cell: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Drop ``per_cell`` users in every cell's sector: gains (n_cells, per_cell, n_cells).
-
-        Gains include the transmit power per PRB; the second array is each user's serving cell
-        (the strongest by coupling gain). Users are dropped for a cell but may attach to another.
-        The drops themselves are kept as :attr:`pool` (positions, heights, indoor state, coupling
-        losses), for calibration and plots.
-        """
-        cells = np.repeat(np.arange(self.n_cells), per_cell)
-        model = RADIO_MODELS[self.config.radio.model](self.config, self.seed)
-        self.pool: Drops = model.drops(self.layout, cells, rng)
-        gain = 10.0 ** (-self.pool.coupling_db / 10.0) * self._tx_mw
-        shape = (self.n_cells, per_cell)
-        return gain.reshape(*shape, self.n_cells), np.argmax(gain, axis=1).reshape(shape)
+        return self.world.noise_mw
 
     @property
     def kpi_model(self) -> KpiModel:
-        """The KPI model of the windows (``sim.kpi_model``); assign another to try it."""
+        """The KPI model of the windows (``sim.kpi_model``); assign another to try it (a model
+        without a compiled form runs on the reference engine)."""
         return self.world.kpi_model
 
     @kpi_model.setter
     def kpi_model(self, model: KpiModel) -> None:
-        self.world = dataclasses.replace(self.world, kpi_model=model)
+        self.world = self.world.with_kpi_model(model)
 
     def sinr_db(self, gain: np.ndarray, serving: np.ndarray, cell_util: np.ndarray) -> np.ndarray:
         """Load-coupled SINR (Siomina and Yuan 2012): interference scales with neighbours' load."""
         own = gain[np.arange(len(serving)), serving]
         interference = gain @ cell_util - own * cell_util[serving]
-        return 10 * np.log10(own / (self._noise_mw + interference))
+        return 10 * np.log10(own / (self.noise_mw + interference))
 
     def sample_sinr_db(self, n: int, seed: int = 0, cell_util: float = 1.0) -> np.ndarray:
         """SINR of ``n`` users dropped with the cells' weights, every cell at ``cell_util``."""
@@ -260,7 +230,7 @@ class Network:
         states: Sequence[dict[str, Any]] | None = None,
         frozen_util: np.ndarray | None = None,
         capture: list[Traffic] | None = None,
-        offered: list[Offered] | None = None,
+        offered: list[Any] | None = None,
     ) -> Replay:
         """Simulate the coming period under each allocation of ``xs`` on common random numbers.
 

@@ -50,10 +50,11 @@ import numpy as np
 from slicesim.config import KPI_MODEL_NAMES
 from slicesim.sim.scheduler import segment_prefix
 
-__all__ = ["KPI_MODELS", "Epoch", "KpiModel", "LegacyKpis", "UserPsKpis", "busy_shares"]
+__all__ = ["KPI_MODELS", "OVER", "Epoch", "KpiModel", "LegacyKpis", "UserPsKpis", "busy_shares"]
 
 
-_OVER = 1e30  # a level that caps every user with work (>= 1e-30; no 0 * inf)
+OVER = 1e30
+"""A busy-share level that caps every user with work (>= 1e-30; no 0 * inf)."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,10 @@ class KpiModel:
     """
 
     name: ClassVar[str] = ""
+    compiled: ClassVar[bool] = False
+    """The compiled engine implements :meth:`epoch` of the class that declares this (in the class
+    body that defines ``epoch``; a subclass overriding ``epoch`` runs on the reference engine,
+    :mod:`slicesim.sim.engines`)."""
     exact: ClassVar[bool] = True
     """The window's per-epoch arithmetic keeps every copy and group to itself (interference as
     one product per copy, water-filling summed per group), so a replayed copy equals the run bit
@@ -123,6 +128,7 @@ class UserPsKpis(KpiModel):
     """User-level processor sharing, mean field (module docstring): the default model."""
 
     name = "user_ps"
+    compiled = True  # slicesim.sim.compiled.epoch
 
     def epoch(self, e: Epoch) -> tuple[np.ndarray, np.ndarray]:
         phi, rate = e.phi, e.rate
@@ -155,7 +161,7 @@ def busy_shares(work: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarra
     """
     u = work / (1.0 + work)
     total = np.bincount(group, weights=u, minlength=n_groups)
-    level = total / np.maximum(1.0 - total, 1.0 / _OVER)  # B with nobody capped (k = 0)
+    level = total / np.maximum(1.0 - total, 1.0 / OVER)  # B with nobody capped (k = 0)
     lev = level[group]
     capped = work * lev >= 1.0
     if capped.any():
@@ -179,7 +185,7 @@ def _capped_levels(g: np.ndarray, work: np.ndarray, u: np.ndarray, level: np.nda
     before, total = segment_prefix(u, new)  # u of the larger users of the same group
     rest = total[run] - before  # S_k with k = position in the group
     k = np.arange(len(g)) - starts[run]
-    roots = (k + rest) / np.maximum(1.0 - rest, 1.0 / _OVER)  # rest >= 1: no root (huge)
+    roots = (k + rest) / np.maximum(1.0 - rest, 1.0 / OVER)  # rest >= 1: no root (huge)
     out = level.copy()
     sizes = np.diff(np.append(starts, len(g)))
     out[g[starts]] = np.minimum(np.minimum.reduceat(roots, starts), sizes)  # sizes: all capped

@@ -43,6 +43,9 @@ class LinkModel:
     """Maps SINR to (CQI, bits per second one PRB carries); registered by ``name``."""
 
     name: ClassVar[str] = ""
+    compiled: ClassVar[bool] = False
+    """The compiled engine implements :meth:`rates` of the class that declares this (in the class
+    body that defines ``rates``; :mod:`slicesim.sim.engines`)."""
 
     def __init__(self, radio: RadioConfig) -> None:
         self.prb_rate = radio.prb_bandwidth_hz * (1.0 - radio.overhead)  # Hz carrying data
@@ -60,6 +63,7 @@ class CqiLink(LinkModel):
     """Efficiency of the reported CQI (TS 36.213 Table 7.2.3-1)."""
 
     name = "cqi"
+    compiled = True  # slicesim.sim.compiled.epoch.link, on cqi_tables()
 
     def __init__(self, radio: RadioConfig) -> None:
         super().__init__(radio)
@@ -68,6 +72,11 @@ class CqiLink(LinkModel):
     def rates(self, sinr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cqi = _cqi_linear(sinr)
         return cqi, self._bps[cqi]
+
+    def cqi_tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """The linear SINR thresholds of CQI 1..15 and bit/s per PRB of CQI 0..15 (what
+        :meth:`rates` looks up)."""
+        return _CQI_SINR_LIN, self._bps
 
 
 class ShannonLink(LinkModel):

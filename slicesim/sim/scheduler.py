@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
+    "FIXED",
     "SHARE_TOL",
     "check_shares",
     "equal_split",
@@ -28,7 +29,8 @@ __all__ = [
 ]
 
 
-_FIXED = float(2**40)  # fixed-point unit of segment_prefix: up to 2^23 values in [0, 1] fit int64
+FIXED = float(2**40)
+"""Fixed-point unit of :func:`segment_prefix`: up to 2^23 values in [0, 1] fit an int64."""
 
 SHARE_TOL = 1e-6
 """Float tolerance above 1 for a share and for a cell's sum of shares."""
@@ -153,14 +155,14 @@ def segment_prefix(values: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.
         The exclusive prefix sum of every entry within its segment, and the total of every
         segment (in order of appearance).
     """
-    q = np.rint(values * _FIXED).astype(np.int64)
+    q = np.rint(values * FIXED).astype(np.int64)
     cum = np.cumsum(q)
     excl = cum - q
     starts = np.flatnonzero(new)
     run = np.cumsum(new) - 1
     base = excl[starts]
     last = np.append(starts[1:], len(q)) - 1
-    return (excl - base[run]) / _FIXED, (cum[last] - base) / _FIXED
+    return (excl - base[run]) / FIXED, (cum[last] - base) / FIXED
 
 
 def _water_fill_exact(group: np.ndarray, work: np.ndarray, n_groups: int) -> np.ndarray:

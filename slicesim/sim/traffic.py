@@ -91,13 +91,15 @@ class PoissonTable:
             cdf[-1] = 1.0
             tables.append(cdf + k)  # shift class k into [k, k + 1] so one search serves all
             offsets.append(offsets[-1] + top)
-        self._flat = np.concatenate(tables)
-        self._offset = np.array(offsets[:-1])
+        self.table = np.concatenate(tables)
+        """Every class's CDF shifted by its index, joined (class k's values in [k, k + 1])."""
+        self.offset = np.array(offsets[:-1], dtype=np.int64)
+        """Where each class's CDF starts in :attr:`table`."""
 
     def draw(self, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One Poisson count per entry of ``classes`` (class index = which mean)."""
         u = rng.random(len(classes)) + classes
-        return np.searchsorted(self._flat, u, side="right") - self._offset[classes]
+        return np.searchsorted(self.table, u, side="right") - self.offset[classes]
 
     def draw_each(
         self, classes: Sequence[np.ndarray], rngs: Sequence[np.random.Generator]
@@ -108,4 +110,4 @@ class PoissonTable:
             return self.draw(classes[0], rngs[0])
         joined = np.concatenate(classes)
         u = np.concatenate([rng.random(len(c)) for c, rng in zip(classes, rngs, strict=True)])
-        return np.searchsorted(self._flat, u + joined, side="right") - self._offset[joined]
+        return np.searchsorted(self.table, u + joined, side="right") - self.offset[joined]

@@ -1,0 +1,299 @@
+"""The compiled window: every epoch of every draw (replica or oracle draw) in one call.
+
+:func:`simulate` is the compiled engine's :func:`slicesim.sim.window.simulate_window`: each draw's
+users in session at the start are drawn in Python (``Generator.poisson``, the reference's first
+draw), then one numba call runs every draw: its traffic (:mod:`slicesim.sim.compiled.traffic`)
+and its epochs (:mod:`slicesim.sim.compiled.epoch`) for every copy, and adds up its KPI sums per
+group. Draws are independent (each its own generator, world, shares and loads), so with many of
+them the call runs them on several threads (``numba.prange``; the numbers do not depend on it).
+
+The worlds' drop pools are read where they lie (by address; a vector env's replicas each have
+their own), so nothing is copied per call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba import carray, njit, prange, types
+from numba.core.extending import intrinsic
+
+from slicesim.sim.compiled.epoch import epoch, link, scratch_arrays
+from slicesim.sim.compiled.rng import address
+from slicesim.sim.compiled.traffic import draw_traffic
+from slicesim.sim.epoch import PER_COPY_SUMS, SHARED_SUMS
+from slicesim.sim.scheduler import prb_budgets
+
+__all__ = ["PARALLEL_DRAWS", "Recording", "epochs_in_window", "simulate"]
+
+PARALLEL_DRAWS = 8
+"""Draws from which a window runs on several threads (below, the threads cost more than they
+give); ``numba.set_num_threads`` (or ``NUMBA_NUM_THREADS``) sets how many."""
+
+
+def _pointer(kind: Any) -> Any:
+    @intrinsic
+    def at(typingctx: Any, addr: Any) -> Any:
+        ptr = types.CPointer(kind)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.inttoptr(args[0], context.get_value_type(ptr))
+
+        return ptr(types.uintp), codegen
+
+    return at
+
+
+_f64_at = _pointer(types.float64)
+_i64_at = _pointer(types.int64)
+_ = ir  # llvmlite is numba's: imported for the intrinsics' types
+
+
+@njit(cache=True, nogil=True)
+def _in_session(times: np.ndarray, n: int, t: float, present: np.ndarray) -> int:
+    """The rows of ``[0, n)`` in session at ``t`` into ``present``; how many."""
+    m = 0
+    for i in range(n):
+        if times[0, i] <= t and times[1, i] > t:
+            present[m] = i
+            m += 1
+    return m
+
+
+@njit(cache=True, nogil=True)
+def _loads(
+    used: np.ndarray, budget: np.ndarray, n_slices: int, n_prb: int, epoch_s: float,
+    prb_s: np.ndarray, util: np.ndarray,
+) -> None:  # fmt: skip
+    """The epoch's PRBs used (time shares ``used`` times the budgets) added to ``prb_s``; the
+    cell loads they leave into ``util`` (each cell's slices summed in order, as the
+    reference)."""
+    copies, n_groups = used.shape
+    for c in range(copies):
+        for g in range(n_groups):
+            u = used[c, g] * budget[c, g]
+            prb_s[c, g] += u * epoch_s
+            used[c, g] = u
+        for j in range(n_groups // n_slices):
+            acc = used[c, j * n_slices]
+            for s in range(1, n_slices):
+                acc += used[c, j * n_slices + s]
+            v = acc / n_prb
+            util[c, j] = v if v < 1.0 else 1.0  # <= 1 unless a what-if overbooks
+
+
+@njit(cache=True, nogil=True)
+def _group_sums(
+    sums: np.ndarray, group: np.ndarray, n: int, per_copy: np.ndarray, shared: np.ndarray
+) -> None:
+    """The per-row sums of rows ``[0, n)`` added up per group, in row order (np.bincount's)."""
+    n_per, copies = per_copy.shape[0], per_copy.shape[1]
+    for i in range(n):
+        g = group[i]
+        for r in range(n_per):
+            for c in range(copies):
+                per_copy[r, c, g] += sums[r * copies + c, i]
+        for r in range(shared.shape[0]):
+            shared[r, g] += sums[n_per * copies + r, i]
+
+
+def _one_draw(
+    d: int,
+    bitgen: np.ndarray,
+    n0: np.ndarray,
+    cap0: np.ndarray,
+    rate: np.ndarray,
+    active: np.ndarray,
+    world_of: np.ndarray,
+    drop_cdf: np.ndarray,
+    gain_at: np.ndarray,
+    cell_at: np.ndarray,
+    drops: int,
+    session_s: np.ndarray,
+    burst_table: np.ndarray,
+    burst_offset: np.ndarray,
+    burst_bits: np.ndarray,
+    cap_bits: np.ndarray,
+    budget: np.ndarray,
+    warm: np.ndarray,
+    frozen: np.ndarray,
+    thresholds: np.ndarray,
+    bps_of: np.ndarray,
+    noise: float,
+    window_s: float,
+    epoch_s: float,
+    n_epochs: int,
+    n_prb: int,
+    cap_s: float,
+    out_per_copy: np.ndarray,
+    out_shared: np.ndarray,
+    out_prb: np.ndarray,
+    out_trace: np.ndarray,
+    out_end: np.ndarray,
+    out_epochs: np.ndarray,
+) -> None:
+    """Draw ``d``'s window: its traffic, then its epochs for every copy, then its group sums."""
+    n_cells, n_slices = active.shape[1], active.shape[2]
+    n_groups = n_cells * n_slices
+    w = world_of[d]
+    pool_gain = carray(_f64_at(gain_at[w]), n_cells * drops * n_cells)
+    bud = budget[d if budget.shape[0] > 1 else 0]
+    copies = bud.shape[0]
+    n, ints, times, epoch_t, epoch_n, counts, offset = draw_traffic(
+        bitgen[d], n0[d], cap0[d], rate[d], session_s, active[d if active.shape[0] > 1 else 0],
+        drop_cdf[w], drops, carray(_i64_at(cell_at[w]), n_cells * drops), burst_table,
+        burst_offset, window_s, epoch_s, n_epochs,
+    )  # fmt: skip
+    out_epochs[d] = len(epoch_t)
+    drop, cell, slc = ints[0], ints[1], ints[2]
+    group = cell[:n] * n_slices + slc[:n]
+    burst, cap = burst_bits[slc[:n]], cap_bits[slc[:n]]
+    # one interference row where every copy sees the same loads
+    links = 1 if frozen.shape[1] > 0 or copies == 1 else copies
+    cqi, prb_bps = np.empty((links, n)), np.empty((links, n))
+    arrived, backlog = np.zeros(n), np.zeros((copies, n))
+    sums = np.zeros((len(PER_COPY_SUMS) * copies + len(SHARED_SUMS), n))
+    used, present = np.zeros((copies, n_groups)), np.empty(n, dtype=np.int64)
+    scratch = scratch_arrays(n, n_groups)
+    util = np.empty((copies, n_cells))
+    util[:] = warm[d]
+    for k in range(len(epoch_t)):
+        if frozen.shape[1] > 0:
+            util[:] = frozen[d, min(k, frozen.shape[1] - 1)]
+        out_trace[d, :, k] = util
+        m = _in_session(times, epoch_n[k], epoch_t[k], present)
+        link(present, m, drop, cell, pool_gain, n_cells, util[:links], noise, thresholds, bps_of,
+             cqi, prb_bps)  # fmt: skip
+        for a in range(m):
+            i = present[a]
+            arrived[i] = burst[i] * counts[offset[k] + i]
+        epoch(present, m, group, n_groups, bud, prb_bps, cqi, arrived, burst, cap, backlog, sums,
+              used, scratch, d * copies * n_groups, epoch_s, cap_s)  # fmt: skip
+        _loads(used, bud, n_slices, n_prb, epoch_s, out_prb[d], util)
+    out_end[d] = util
+    _group_sums(sums, group, n, out_per_copy[d], out_shared[d])
+
+
+def _all_draws(*args: Any) -> None:
+    """:func:`_one_draw` for every draw (``args`` as :func:`_one_draw`'s after ``d``)."""
+    for d in prange(len(args[0])):
+        _one_draw_jit(d, *args)
+
+
+_one_draw_jit = njit(cache=True, nogil=True)(_one_draw)
+_serial = njit(cache=True, nogil=True)(_all_draws)
+_parallel = njit(cache=True, nogil=True, parallel=True)(_all_draws)
+
+
+class Recording:
+    """What the compiled engine keeps of a window's draws to replay them (``offered``): their
+    generators' states at the window's start. A replay draws the same traffic again from copies
+    of them (the compiled draws cost little beside the epochs), so it equals the recorded window
+    bit for bit; the draws' own generators are not used."""
+
+    def __init__(self, rngs: Sequence[np.random.Generator]) -> None:
+        self.states = [rng.bit_generator.state for rng in rngs]
+
+    def generators(self) -> list[np.random.Generator]:
+        """Fresh generators at the recorded states."""
+        out = []
+        for state in self.states:
+            bit_generator = getattr(np.random, state["bit_generator"])()
+            bit_generator.state = state
+            out.append(np.random.Generator(bit_generator))
+        return out
+
+
+def epochs_in_window(window_s: float, epoch_s: float) -> int:
+    """The epochs a window runs: SimPy's clock from 0 in steps of ``epoch_s`` while below
+    ``window_s`` (the same float sums as the reference's epoch process)."""
+    t, n = 0.0, 0
+    while t < window_s:
+        n += 1
+        t = t + epoch_s
+    return n
+
+
+def simulate(
+    worlds: Sequence[Any],
+    inputs: Sequence[Any],
+    rngs: Sequence[np.random.Generator],
+    warm: np.ndarray,
+    frozen: np.ndarray | None,
+    offered: list[Any] | None,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """The window of draw k = (``worlds[k]``, ``inputs[k]``, ``rngs[k]``), compiled.
+
+    Args as :func:`slicesim.sim.window.simulate_windows` (``warm``: (draws, n_cells); ``frozen``:
+    (draws, epochs, n_cells) or None); ``offered``: an empty list records the draws (a
+    :class:`Recording` is appended), a list holding one replays them.
+
+    Returns:
+        The group sums by name (draws, copies, n_groups), the PRB-seconds used (same shape), the
+        loads behind every epoch (draws, copies, epochs, n_cells) and after the last (draws,
+        copies, n_cells).
+    """
+    world = worlds[0]
+    sim, link = world.sim, world.link
+    draws = len(rngs)
+    if offered:  # a replay: the recorded draws again
+        recording = offered[0]
+        if len(recording.states) != draws:
+            raise ValueError(f"offered traffic of {len(recording.states)} draws, not {draws}")
+        rngs = recording.generators()
+    elif offered is not None:
+        offered.append(Recording(rngs))
+    n_slices, n_cells = world.n_slices, world.n_cells
+    n0 = np.empty((draws, n_slices), dtype=np.int64)
+    cap0 = np.empty(draws, dtype=np.int64)
+    rate = np.empty((draws, n_slices))
+    for k, (w, inp, rng) in enumerate(zip(worlds, inputs, rngs, strict=True)):
+        # the reference's first draws and row estimate (population.Population), in Python
+        users_mean = w.users_per_cell * inp.mask * w.n_cells
+        per_s = users_mean / w.session_s
+        n0[k] = rng.poisson(users_mean)
+        expected = int(n0[k].sum() + np.ceil(per_s.sum() * sim.window_s))
+        cap0[k] = expected + 4 * math.isqrt(expected) + 16
+        rate[k] = per_s * inp.active.any(axis=0)
+    bitgen = np.array([address(rng) for rng in rngs], dtype=np.uintp)
+    shared_world = all(w is world for w in worlds)
+    distinct = [world] if shared_world else list(worlds)
+    world_of = np.zeros(draws, np.int64) if shared_world else np.arange(draws, dtype=np.int64)
+    one_period = all(inp is inputs[0] for inp in inputs)
+    periods = [inputs[0]] if one_period else list(inputs)
+    copies = inputs[0].xs.shape[0]
+    n_groups = world.n_groups
+    budget = np.stack([prb_budgets(p.xs, world.n_prb).reshape(copies, n_groups) for p in periods])
+    active = np.stack([p.active for p in periods])
+    n_epochs = epochs_in_window(sim.window_s, sim.epoch_s)
+    frozen = np.zeros((draws, 0, n_cells)) if frozen is None else frozen
+    thresholds, bps_of = link.cqi_tables()
+    out_per_copy = np.zeros((draws, len(PER_COPY_SUMS), copies, n_groups))
+    out_shared = np.zeros((draws, len(SHARED_SUMS), n_groups))
+    out_prb = np.zeros((draws, copies, n_groups))
+    out_trace = np.zeros((draws, copies, n_epochs, n_cells))
+    out_end = np.zeros((draws, copies, n_cells))
+    out_epochs = np.zeros(draws, dtype=np.int64)
+    run = _parallel if draws >= PARALLEL_DRAWS and numba.get_num_threads() > 1 else _serial
+    run(
+        bitgen, n0, cap0, rate, active, world_of,
+        np.stack([w.drop_cdf for w in distinct]),
+        np.array([w.pool_gain.ctypes.data for w in distinct], dtype=np.uintp),
+        np.array([w.pool_cell.ctypes.data for w in distinct], dtype=np.uintp),
+        world.pool_cell.shape[1], world.session_s, world.bursts.table, world.bursts.offset,
+        world.burst_bits, world.offered_bps * sim.buffer_s, budget, np.ascontiguousarray(warm),
+        np.ascontiguousarray(frozen, dtype=np.float64), thresholds, bps_of, world.noise_mw,
+        float(sim.window_s), float(sim.epoch_s), n_epochs, world.n_prb, float(sim.buffer_s),
+        out_per_copy, out_shared, out_prb, out_trace, out_end, out_epochs,
+    )  # fmt: skip
+    assert (out_epochs == n_epochs).all(), "the compiled window ran another number of epochs"
+    shape = (draws, copies, n_groups)
+    sums = {name: out_per_copy[:, r] for r, name in enumerate(PER_COPY_SUMS)}
+    for r, name in enumerate(SHARED_SUMS):
+        sums[name] = np.broadcast_to(out_shared[:, r, None, :], shape)
+    return sums, out_prb, out_trace, out_end

@@ -1,0 +1,227 @@
+"""The compiled engine gives the reference engine's numbers bit for bit, and runs only where it
+may (the declared switch, the models' capabilities)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import slicesim
+from slicesim.config import ConfigError
+from slicesim.sim import Network, equal_split, run_periods
+from slicesim.sim.engines import EngineWarning, numba_imports
+from slicesim.sim.epoch import PER_COPY_SUMS, SHARED_SUMS, EpochUsers, epoch_step, sum_rows
+from slicesim.sim.kpi_model import UserPsKpis
+
+pytestmark = pytest.mark.skipif(not numba_imports(), reason="numba does not import")
+
+
+def random_shares(net: Network, rng: np.random.Generator) -> np.ndarray:
+    """Random shares of the active slices, some cells below a whole cell (budgets of 0 too)."""
+    active = net.active_mask()
+    raw = rng.random(active.shape) * active * (rng.random(active.shape) > 0.15)
+    total = np.maximum(raw.sum(axis=1, keepdims=True), 1e-9)
+    return raw / total * rng.uniform(0.5, 1.0, size=(len(raw), 1))
+
+
+def kpi_trace(config: slicesim.ScenarioConfig, engine: str, periods: int, start: int) -> np.ndarray:
+    """Every KPI of ``periods`` periods from ``start`` on under random shares, and the
+    generator's state after them, stacked."""
+    net = Network(config.replace({"sim.engine": engine}), seed=5)
+    assert net.engine == engine
+    state = net.get_state()
+    state["period"] = start
+    net.set_state(state)
+    rng = np.random.default_rng(5)
+    rows = []
+    for _ in range(periods):
+        rep = net.run_period(random_shares(net, rng))
+        kpis = ("thr_mbps", "delay_ms", "prb_util", "cqi", "users", "demand_mbps", "cell_util")
+        rows.append(np.concatenate([np.ravel(getattr(rep, k)) for k in kpis]))
+    rows.append(np.resize(net._rng.random(8), len(rows[0])))  # the stream goes on alike
+    return np.array(rows)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "overrides", "start", "periods"),
+    [
+        ("paper", {}, 66, 6),  # a busy morning hour
+        ("paper", {}, 2998, 4),  # slice 3 joins at period 3000
+        ("small", {}, 0, 30),  # the night, the morning, slice 3 joining at 24
+        ("paper", {"layout.n_sites": 19, "sim.window_s": 4.0}, 70, 2),  # 57 cells
+    ],
+)
+def test_the_engines_give_the_same_trace_bit_for_bit(scenario, overrides, start, periods):
+    config = slicesim.load_scenario(scenario, overrides)
+    a = kpi_trace(config, "reference", periods, start)
+    b = kpi_trace(config, "compiled", periods, start)
+    assert np.isfinite(a).all() and (a[:-1, : a.shape[1] // 8] > 0).any()  # traffic was served
+    np.testing.assert_array_equal(a, b)
+
+
+def replays(engine: str) -> list[np.ndarray]:
+    """The oracles' replays: copies on several draws, free and frozen loads, recorded traffic,
+    a copy whose budgets overbook and one with zero budgets."""
+    net = Network(slicesim.load_scenario("paper", {"sim.engine": engine}), seed=3)
+    state = net.get_state()
+    state["period"] = 70  # a busy hour of the compressed day
+    net.set_state(state)
+    net.run_period(equal_split(net.active_mask()))
+    state = net.get_state()
+    states = [{**state, "rng": np.random.default_rng([3, k]).bit_generator.state} for k in range(5)]
+    active = net.active_mask()
+    rng = np.random.default_rng(0)
+    xs = np.stack([random_shares(net, rng) for _ in range(3)] + [active * 0.6, active * 0.0])
+    free = net.replay(xs, states=states)
+    frozen = net.replay(xs, states=states, frozen_util=free.cell_util[:, 0])
+    offered: list[Any] = []
+    recorded = net.replay(xs, states=states, offered=offered)
+    again = net.replay(xs[:2], states=states, frozen_util=free.cell_util[:, 0], offered=offered)
+    np.testing.assert_array_equal(recorded.r, free.r)
+    np.testing.assert_array_equal(again.r, frozen.r[:, :2])
+    assert (free.r < 1).any() and (free.r > 0).any()  # contested: the water-filling runs
+    return [free.r, free.cell_util, frozen.r, frozen.kpis["thr_mbps"], frozen.kpis["delay_ms"]]
+
+
+def test_replays_with_copies_draws_and_frozen_loads_are_the_same():
+    for a, b in zip(replays("reference"), replays("compiled"), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [3, 12])  # 12: several threads (compiled.window.PARALLEL_DRAWS)
+def test_replicas_in_one_pass_are_each_network_alone(n):
+    config = slicesim.load_scenario("small")
+    nets = [Network(config, seed=s) for s in range(n)]
+    alone = [Network(config.replace({"sim.engine": "reference"}), seed=s) for s in range(n)]
+    rng = np.random.default_rng(9)
+    for _ in range(6):
+        xs = [random_shares(net, rng) for net in nets]
+        for net, x, report in zip(alone, xs, run_periods(nets, xs), strict=True):
+            np.testing.assert_array_equal(net.run_period(x).delay_ms, report.delay_ms)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_one_epoch_on_hard_inputs_is_the_same(seed):
+    """One epoch of synthetic users against :func:`epoch_step`: crowded groups with huge
+    backlogs (water-filling and capped busy shares everywhere), zero budgets, absent rows."""
+    from slicesim.sim.compiled.epoch import epoch, scratch_arrays
+
+    world = Network(slicesim.load_scenario("small"), seed=1).world
+    rng = np.random.default_rng(seed)
+    copies, n, groups = 3, 400, world.n_groups
+    group = rng.integers(0, groups, n)
+    present = rng.random(n) < 0.8
+    slices = group % world.n_slices
+    counts = rng.poisson(rng.choice([0.2, 3.0, 30.0], n))
+    backlog = rng.exponential(rng.choice([1e3, 1e6, 1e8], (copies, n))) * present
+    budget = np.floor(rng.choice([0.0, 1.0, 3.0, 25.0], copies * groups))
+    users = EpochUsers(
+        present=present,
+        slice=slices,
+        group=group,
+        flat=(group + (np.arange(copies) * groups)[:, None]).ravel(),
+        n_flat=copies * groups,
+        own=rng.exponential(1e-9, n),
+        interference=rng.exponential(1e-10, (copies, n)),
+        counts=counts,
+        backlog=backlog,
+    )
+    ref = epoch_step(world, users, budget)
+    assert (ref.used > 1 - 1e-9).sum() > 10  # many saturated groups: water-filling ran
+    rows = np.flatnonzero(present)
+    sums = np.zeros((len(PER_COPY_SUMS) * copies + len(SHARED_SUMS), n))
+    state, used = backlog.copy(), np.zeros((copies, groups))
+    burst = world.burst_bits[slices]
+    sim = world.sim
+    epoch(rows, len(rows), group, groups, budget.reshape(copies, groups), ref.prb_bps,
+          ref.cqi.astype(float), burst * counts * present, burst,
+          world.offered_bps[slices] * sim.buffer_s, state, sums, used, scratch_arrays(n, groups),
+          0, sim.epoch_s, sim.buffer_s)  # fmt: skip
+    np.testing.assert_array_equal(used.ravel(), ref.used)
+    np.testing.assert_array_equal(state[:, present], ref.backlog[:, present])
+    for name, row in sum_rows(copies).items():
+        want = np.broadcast_to(ref.values[name], sums[row].shape)
+        np.testing.assert_array_equal(sums[row], want, err_msg=name)
+
+
+class NoDelay(UserPsKpis):
+    """A user's KPI model: the default's, with every burst delivered at once."""
+
+    def epoch(self, e):
+        delay, busy_s = super().epoch(e)
+        return np.zeros_like(delay), busy_s
+
+
+def test_a_subclass_that_overrides_the_physics_changes_the_result():
+    config = slicesim.load_scenario("small")
+    net = Network(config, seed=1)
+    assert net.engine == "compiled"
+    with pytest.warns(EngineWarning, match="NoDelay .* the reference engine runs"):
+        net.kpi_model = NoDelay()
+    assert net.engine == "reference"
+    base = Network(config, seed=1)
+    x = equal_split(net.active_mask())
+    for _ in range(3):
+        mine, default = net.run_period(x), base.run_period(x)
+    assert mine.delay_ms.max() == 0.0 < default.delay_ms.max()
+    np.testing.assert_array_equal(mine.thr_mbps, default.thr_mbps)  # the rest is the default's
+
+
+class Inherited(UserPsKpis):
+    """A subclass that leaves the physics alone keeps the compiled form."""
+
+
+def test_a_subclass_that_keeps_the_physics_stays_compiled():
+    net = Network(slicesim.load_scenario("small"), seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EngineWarning)
+        net.kpi_model = Inherited()
+    assert net.engine == "compiled"
+
+
+def test_models_without_a_compiled_form_run_on_the_reference_engine(monkeypatch):
+    with pytest.warns(EngineWarning, match="link model ShannonLink has no compiled form"):
+        net = Network(slicesim.load_scenario("small", {"radio.link": "shannon"}), seed=1)
+    assert net.engine == "reference"
+    monkeypatch.setattr("slicesim.sim.engines.numba_imports", lambda: False)  # a machine without
+    with pytest.warns(EngineWarning, match="numba does not import: the reference engine runs"):
+        assert Network(slicesim.load_scenario("small"), seed=1).engine == "reference"
+
+
+def test_the_engine_is_a_checked_setting():
+    with pytest.raises(ConfigError, match=r"engine = 'fortran' is unknown: allowed \['compiled'"):
+        slicesim.load_scenario("small", {"sim.engine": "fortran"})
+    assert Network(slicesim.load_scenario("small", {"sim.engine": "reference"})).engine == (
+        "reference"
+    )
+
+
+def test_compiled_draws_take_numpys_numbers():
+    """The compiled distributions take NumPy's numbers from the same generator and leave it in
+    the same state (uniform, exponential, bounded integers: a window's every draw)."""
+    from numba import njit
+
+    from slicesim.sim.compiled.rng import address, bounded, next_double, standard_exponential
+
+    @njit
+    def draws(bitgen, n, scale, high):
+        a, b, c = np.empty(n), np.empty(n), np.empty(n, np.int64)
+        for i in range(n):
+            a[i] = next_double(bitgen)
+        for i in range(n):
+            b[i] = scale * standard_exponential(bitgen)
+        for i in range(n):
+            c[i] = bounded(bitgen, high)
+        return a, b, c
+
+    for seed in range(40):
+        ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+        n, high, scale = 50 + 97 * seed, int(10 + seed**4), 0.5 + seed
+        a, b, c = draws(address(ours), n, scale, high)
+        np.testing.assert_array_equal(a, theirs.random(n))
+        np.testing.assert_array_equal(b, theirs.exponential(scale, n))
+        np.testing.assert_array_equal(c, theirs.integers(0, high, n))
+        assert ours.bit_generator.state == theirs.bit_generator.state
