@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from slicesim.config import ScenarioConfig
-from slicesim.sim import PeriodReport
+from slicesim.sim.kpi import PeriodReports
 
 __all__ = [
     "CQI_MAX",
@@ -51,15 +51,20 @@ def feature_names(history: int) -> tuple[str, ...]:
 
 
 class ObservationEncoder:
-    """Turns period reports into observations, keeping the last ``history`` users and CQI.
+    """Turns period KPIs into observations, keeping the last ``history`` users and CQI, for a
+    batch of replicas at once (a leading replica axis; :class:`slicesim.envs.SlicingEnv` is a
+    batch of one).
 
     Args:
         config: the scenario (slice needs and users per cell).
         n_cells: number of cells.
         history: H, the number of past periods of users and CQI in the observation.
+        replicas: how many replicas the encoder keeps.
     """
 
-    def __init__(self, config: ScenarioConfig, n_cells: int, history: int) -> None:
+    def __init__(
+        self, config: ScenarioConfig, n_cells: int, history: int, replicas: int = 1
+    ) -> None:
         self.history = history
         self.n_features = _N_FIXED + 2 * history
         thr, delay = config.thr_need_mbps, config.delay_need_ms
@@ -68,29 +73,37 @@ class ObservationEncoder:
         self._delay_scale = 1.0 / (RATIO_CLIP * delay)
         self._users_scale = 1.0 / (USERS_HEADROOM * np.maximum(upc, 1e-12))  # no users if 0
         # float64 working state; the mask and the cast to float32 happen per observation
-        self._state = np.zeros((n_cells, len(thr), self.n_features))
+        self._state = np.zeros((replicas, n_cells, len(thr), self.n_features))
         self._state[..., 1] = thr / thr.max()
         self._state[..., 2] = delay / delay.max()
         self._cqi_col = _N_FIXED + history  # users_1 is column _N_FIXED
 
-    def reset(self, active: np.ndarray) -> np.ndarray:
-        """Clear KPIs and history; the observation before any period, given the active mask."""
-        self._state[..., 3:] = 0.0
-        return self._observe(active)
+    def reset(self, active: np.ndarray, rows: slice | np.ndarray) -> np.ndarray:
+        """Clear the KPIs and history of replicas ``rows``; their observations before any
+        period, given their active masks (rows, n_cells, n_slices)."""
+        self._state[rows, ..., 3:] = 0.0
+        return self._observe(active, rows)
 
-    def update(self, report: PeriodReport, active: np.ndarray) -> np.ndarray:
-        """Add the KPIs of ``report``; the observation for the coming period's ``active`` mask."""
-        st = self._state
-        np.minimum(report.prb_util, 1.0, out=st[..., 3])
-        np.minimum(report.thr_mbps * self._thr_scale, 1.0, out=st[..., 4])
-        np.minimum(report.delay_ms * self._delay_scale, 1.0, out=st[..., 5])
+    def update(
+        self, kpis: PeriodReports, active: np.ndarray, rows: slice | np.ndarray
+    ) -> np.ndarray:
+        """Add the KPIs of replicas ``rows`` (``kpis``: theirs, in order); their observations for
+        the coming period's ``active`` masks."""
+        whole = isinstance(rows, slice)
+        st = self._state[rows] if whole else self._state[rows].copy()
+        np.minimum(kpis.prb_util, 1.0, out=st[..., 3])
+        np.minimum(kpis.thr_mbps * self._thr_scale, 1.0, out=st[..., 4])
+        np.minimum(kpis.delay_ms * self._delay_scale, 1.0, out=st[..., 5])
         # shift users and CQI history (one block) a period back; numpy buffers the overlap
         st[..., _N_FIXED + 1 :] = st[..., _N_FIXED:-1]
-        np.minimum(report.users * self._users_scale, 1.0, out=st[..., _N_FIXED])
-        np.minimum(report.cqi * (1.0 / CQI_MAX), 1.0, out=st[..., self._cqi_col])
-        return self._observe(active)
+        np.minimum(kpis.users * self._users_scale, 1.0, out=st[..., _N_FIXED])
+        np.minimum(kpis.cqi * (1.0 / CQI_MAX), 1.0, out=st[..., self._cqi_col])
+        if not whole:
+            self._state[rows] = st
+        return self._observe(active, rows)
 
-    def _observe(self, active: np.ndarray) -> np.ndarray:
-        """The state masked by ``active`` as float32 (every feature is already in [0, 1])."""
-        self._state[..., 0] = active
-        return np.multiply(self._state, active[..., None], dtype=np.float32)
+    def _observe(self, active: np.ndarray, rows: slice | np.ndarray) -> np.ndarray:
+        """The state of ``rows`` masked by ``active`` as float32 (every feature is already in
+        [0, 1])."""
+        self._state[rows, ..., 0] = active
+        return np.multiply(self._state[rows], active[..., None], dtype=np.float32)

@@ -11,8 +11,9 @@ import numpy as np
 from gymnasium import spaces
 
 from slicesim.config import ScenarioConfig, load_scenario
-from slicesim.envs.features import ObservationEncoder, feature_names
-from slicesim.sim import Network, PeriodReport, cell_reward, check_shares, utility
+from slicesim.envs.features import feature_names
+from slicesim.envs.replicas import Replicas, row_of
+from slicesim.sim import Network
 from slicesim.sim.layout import make_layout
 
 __all__ = ["SlicingEnv"]
@@ -119,9 +120,9 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
         render_mode: str | None = None,
     ) -> None:
         if isinstance(scenario, ScenarioConfig):
-            self.config = scenario.replace(config) if config else scenario
+            cfg = scenario.replace(config) if config else scenario
         else:
-            self.config = load_scenario(scenario, config)
+            cfg = load_scenario(scenario, config)
         if isinstance(history, bool) or not isinstance(history, int) or history < 1:
             raise ValueError(f"history = {history!r} is out of range: allowed integers >= 1")
         if not isinstance(strict, bool):
@@ -130,25 +131,49 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(
                 f"render_mode = {render_mode!r} is unknown: allowed {self.metadata['render_modes']}"
             )
+        self._setup(cfg, history, strict, render_mode, None, 0)
+
+    @classmethod
+    def replica(cls, replicas: Replicas, k: int, history: int) -> SlicingEnv:
+        """Row ``k`` of a batch of replicas as an env (:class:`~slicesim.envs.SlicingVectorEnv`
+        steps the rows together; stepping one alone is this env's step)."""
+        env = cls.__new__(cls)
+        env._setup(replicas.config, history, replicas.strict, None, replicas, k)
+        return env
+
+    def _setup(
+        self,
+        config: ScenarioConfig,
+        history: int,
+        strict: bool,
+        render_mode: str | None,
+        replicas: Replicas | None,
+        k: int,
+    ) -> None:
+        self.config = config
         self.history = history
         self.strict = strict
-        self.max_episode_steps = self.config.timeline.n_periods
+        self.max_episode_steps = config.timeline.n_periods
         """The horizon: the timeline's ``n_periods`` (overrides included)."""
         self.render_mode = render_mode
-        self.layout = make_layout(self.config.layout)
-        self.n_cells, self.n_slices = self.layout.n_cells, self.config.n_slices
-        self.slice_ids = self.config.slice_ids
+        self.layout = make_layout(config.layout)
+        self.n_cells, self.n_slices = self.layout.n_cells, config.n_slices
+        self.slice_ids = config.slice_ids
         self.feature_names = feature_names(history)
-        self._encoder = ObservationEncoder(self.config, self.n_cells, history)
         shape = (self.n_cells, self.n_slices)
         self.action_space = spaces.Box(0.0, 1.0, shape, dtype=np.float32)
         self.observation_space = spaces.Box(
             0.0, 1.0, (*shape, len(self.feature_names)), dtype=np.float32
         )
-        self.net: Network | None = None
+        if replicas is None:
+            replicas = Replicas(config, self.n_cells, 1, history, strict, self.max_episode_steps)
+        self._replicas, self._k = replicas, k
+        self._rows = slice(k, k + 1)
+
+    @property
+    def net(self) -> Network | None:
         """The running simulator (built by :meth:`reset`)."""
-        self._last: tuple[PeriodReport, np.ndarray] | None = None  # report, cell_reward
-        self._active_next = np.zeros(shape, dtype=bool)
+        return self._replicas.networks[self._k]
 
     # ------------------------------------------------------------------ Gymnasium API
 
@@ -160,91 +185,20 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
         ``options`` is accepted for API compatibility and ignored.
         """
         super().reset(seed=seed)
-        self.net = Network(self.config, seed=int(self.np_random.integers(2**31)))
-        self._last = None
-        self._steps = 0
-        active = self._active_next = self.net.active_mask()
-        info = {
-            "period": self.net.period,
-            "phase": self.config.phase_at(self.net.period).name,
-            "active": active.copy(),
-            "slices_changed": False,
-            **self.decision_info(),
-        }
-        return self._encoder.reset(active), info
+        obs, info = self._replicas.reset(self._k, int(self.np_random.integers(2**31)))
+        return obs, row_of(info)
 
     def decision_info(self) -> dict[str, Any]:
         """What an agent may know of the coming period: ``period_next``, ``phase_next``,
         ``active_next`` and ``demand_next`` (fresh copies; the ``*_next`` keys of every info)."""
-        net = self._require_net()
-        return {
-            "period_next": net.period,
-            "phase_next": self.config.phase_at(net.period).name,
-            "active_next": self._active_next.copy(),
-            "demand_next": net.expected_demand_mbps(),
-        }
+        return row_of(self._replicas.decision(self._rows))
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Apply the shares, simulate one control period, observe and score it."""
-        x, rescaled = self.begin_step(action)
-        report = self._require_net().run_period(x)
-        return self.end_step(report, rescaled)
-
-    def begin_step(self, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The first half of :meth:`step`: check ``action``; the shares the network will run
-        and the per-cell rescaled flags. :class:`~slicesim.envs.SlicingVectorEnv` runs many
-        networks' periods between the two halves."""
-        self._require_net()
-        if self._steps >= self.max_episode_steps:
-            raise RuntimeError(
-                f"the episode was truncated after {self.max_episode_steps} periods "
-                "(timeline.n_periods): call reset()"
-            )
-        # the active set the agent was shown (active_next); Network.active_mask() costs ~80 us
-        return check_shares(
-            action, self._active_next, self.slice_ids, rescale=not self.strict, name="action"
+        obs, reward, truncated, info = self._replicas.step(
+            self._rows, np.asarray(action)[None], [""]
         )
-
-    def end_step(
-        self, report: PeriodReport, rescaled: np.ndarray
-    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """The second half of :meth:`step`: observe and score the period ``report`` of
-        ``self.net`` that followed :meth:`begin_step`."""
-        net = self._require_net()
-        previous = None if self._last is None else self._last[0].active
-        self._steps += 1
-        r = report.qos(net.thr_need_mbps, net.delay_need_ms)
-        active = report.active
-        per_cell = cell_reward(r, active)
-        reward = utility(r, active)
-        self._active_next = self._next_mask(report)
-        # the env keeps the report only for report.active and cell_util: info may hand out its
-        # other arrays; active, active_next and demand_next are copies
-        info = {
-            "period": report.period,
-            "phase": report.phase,
-            "active": active.copy(),
-            "slices_changed": previous is not None and not np.array_equal(previous, active),
-            "x": report.x,
-            "action_rescaled": rescaled,
-            "kpi": {
-                "thr_mbps": report.thr_mbps,
-                "delay_ms": report.delay_ms,
-                "prb_util": report.prb_util,
-                "users": report.users,
-                "cqi": report.cqi,
-                "demand_mbps": report.demand_mbps,
-                "served": report.served,
-            },
-            "r": r,
-            "cell_reward": per_cell,
-            "utility": reward,
-            **self.decision_info(),
-        }
-        self._last = (report, per_cell.copy())
-        truncated = self._steps >= self.max_episode_steps
-        obs = self._encoder.update(report, self._active_next)
-        return obs, reward, False, truncated, info
+        return obs[0], float(reward[0]), False, bool(truncated[0]), row_of(info)
 
     def render(self) -> np.ndarray | None:  # type: ignore[override]
         """An (H, W, 3) uint8 picture of the cells coloured by last PRB utilisation and QoS."""
@@ -255,27 +209,10 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
             return None
         from slicesim.envs.render import render_cells
 
-        if self._last is None:
+        batch, k = self._replicas, self._k
+        if not batch.has_last[k]:
             title = f"{self.config.name}: before period 0"
             return render_cells(self.layout, None, None, title)
-        report, cell_reward = self._last
-        title = f"{self.config.name}: period {report.period} ({report.phase})"
-        return render_cells(self.layout, np.clip(report.cell_util, 0, 1), cell_reward, title)
-
-    # ------------------------------------------------------------------ helpers
-
-    def _next_mask(self, report: PeriodReport) -> np.ndarray:
-        """``net.active_mask()`` for the coming period, without its ~80 us inside a phase.
-
-        The mask is the override if one is set (then it equals ``report.active``), else the
-        timeline's phase row, which only changes when the phase does.
-        """
-        net = self._require_net()
-        if self.config.phase_at(net.period) is self.config.phase_at(report.period):
-            return report.active.copy()
-        return net.active_mask()
-
-    def _require_net(self) -> Network:
-        if self.net is None:
-            raise RuntimeError("SlicingEnv.step() called before reset()")
-        return self.net
+        title = f"{self.config.name}: period {batch.period_last[k]} ({batch.phase_last[k]})"
+        cell_util = np.clip(batch.cell_util_last[k], 0, 1)
+        return render_cells(self.layout, cell_util, batch.cell_reward_last[k].copy(), title)

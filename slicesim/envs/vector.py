@@ -2,8 +2,9 @@
 
 Each of the ``num_envs`` replicas is a :class:`~slicesim.envs.SlicingEnv` of one scenario with
 its own seed (its own static world, traffic and masks); a step runs every replica's period in one
-window (:func:`slicesim.sim.run_periods`), so the per-epoch Python, SimPy and numpy-call
-overhead is paid once per step rather than once per replica. Replica i, stepped with the same
+window (:func:`slicesim.sim.run_periods`: one compiled call on the default engine, on several
+threads where there are many replicas) and builds the observations, rewards and infos of all of
+them as arrays (:class:`~slicesim.envs.replicas.Replicas`). Replica i, stepped with the same
 actions, gives the observations, rewards and infos of a ``SlicingEnv`` reset with replica i's
 seed, bit for bit, whatever the other replicas do.
 """
@@ -19,8 +20,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from slicesim.config import ScenarioConfig, load_scenario
+from slicesim.envs.replicas import Replicas
 from slicesim.envs.slicing_env import SlicingEnv
-from slicesim.sim import Network, run_periods
+from slicesim.sim import Network
 
 __all__ = ["SlicingVectorEnv"]
 
@@ -75,9 +77,13 @@ class SlicingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
             shared = scenario.replace(config) if config else scenario
         else:
             shared = load_scenario(scenario, config)
-        self.envs = [SlicingEnv(shared, history=history, strict=strict) for _ in range(num_envs)]
-        """The replicas (each a full :class:`SlicingEnv`; step them only through this env)."""
-        first = self.envs[0]
+        first = SlicingEnv(shared, history=history, strict=strict)  # checks the arguments
+        self._replicas = Replicas(
+            shared, first.n_cells, num_envs, history, strict, first.max_episode_steps
+        )
+        self.envs = [SlicingEnv.replica(self._replicas, i, history) for i in range(num_envs)]
+        """The replicas (each a :class:`SlicingEnv`, a row of this env's batch)."""
+        self._labels = [f"replica {i}" for i in range(num_envs)]
         self.config = shared
         self.num_envs = num_envs
         self.n_cells, self.n_slices, self.slice_ids = first.n_cells, first.n_slices, first.slice_ids
@@ -150,34 +156,40 @@ class SlicingVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
                 f"actions have shape {actions.shape}, expected {self.action_space.shape}"
                 " (num_envs, n_cells, max_slices)"
             )
-        n = self.num_envs
         obs = self._obs
-        rewards = np.zeros(n)
-        terminated = np.zeros(n, dtype=bool)
-        truncated = np.zeros(n, dtype=bool)
+        rewards = np.zeros(self.num_envs)
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        truncated = np.zeros(self.num_envs, dtype=bool)
+        stepping = ~self._autoreset
         infos: dict[str, Any] = {}
-        stepping, shares, flags = [], [], []
-        for i, env in enumerate(self.envs):
-            if self._autoreset[i]:
-                obs[i], info = env.reset()
-                infos = self._add_info(infos, info, i)
-                continue
-            try:
-                x, rescaled = env.begin_step(actions[i])
-            except ValueError as err:
-                raise ValueError(f"replica {i}: {err}") from err
-            stepping.append(i)
-            shares.append(x)
-            flags.append(rescaled)
-        networks = self.networks
-        reports = run_periods([networks[i] for i in stepping], shares)
-        for i, report, rescaled in zip(stepping, reports, flags, strict=True):
-            obs[i], rewards[i], terminated[i], truncated[i], info = self.envs[i].end_step(
-                report, rescaled
+        if stepping.any():
+            rows = slice(None) if stepping.all() else np.flatnonzero(stepping)
+            labels = [label for label, on in zip(self._labels, stepping, strict=True) if on]
+            obs[rows], rewards[rows], truncated[rows], info = self._replicas.step(
+                rows, actions[rows], labels
             )
-            infos = self._add_info(infos, info, i)
+            infos = self._batched_info(info, stepping)
+        for i in np.flatnonzero(self._autoreset):
+            obs[i], info = self.envs[i].reset()
+            infos = self._add_info(infos, info, int(i))
         self._autoreset = terminated | truncated
         return obs.copy(), rewards, terminated, truncated, infos
+
+    def _batched_info(self, info: dict[str, Any], rows: np.ndarray) -> dict[str, Any]:
+        """Gymnasium's vector info of the stepped ``rows`` (a bool mask) from their batched
+        info: every key an array over all replicas (zeros elsewhere) and its ``_key`` mask."""
+        out: dict[str, Any] = {}
+        for key, value in info.items():
+            if isinstance(value, dict):
+                out[key] = self._batched_info(value, rows)
+            else:
+                full = np.zeros((self.num_envs, *value.shape[1:]), dtype=value.dtype)
+                if value.dtype == object:
+                    full[:] = None
+                full[rows] = value
+                out[key] = full
+            out[f"_{key}"] = rows.copy()
+        return out
 
     def close_extras(self, **kwargs: Any) -> None:
         """Release the replicas' networks."""

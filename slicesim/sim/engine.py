@@ -18,7 +18,7 @@ import numpy as np
 from slicesim.config import ScenarioConfig
 from slicesim.sim.capture import Traffic
 from slicesim.sim.channel import Drops
-from slicesim.sim.kpi import PeriodReport, qos
+from slicesim.sim.kpi import KPI_FIELDS, PeriodReport, PeriodReports, qos
 from slicesim.sim.kpi_model import KpiModel
 from slicesim.sim.layout import Layout
 from slicesim.sim.link import LinkModel
@@ -191,28 +191,13 @@ class Network:
         """
         return run_periods([self], [x])[0]
 
-    def _prepare(self, x: np.ndarray) -> PeriodInputs:
-        """The coming period's window inputs for shares ``x`` (checked)."""
+    def _prepare(self, x: np.ndarray, checked: bool = False) -> PeriodInputs:
+        """The coming period's window inputs for shares ``x`` (checked here unless
+        ``checked``)."""
         active = self.active_mask()
-        x, _ = check_shares(x, active, self.config.slice_ids)
-        return self._inputs(active, x[None], self._cell_util[None])
-
-    def _finish(
-        self, inputs: PeriodInputs, kpis: dict[str, np.ndarray], util_end: np.ndarray, k: int
-    ) -> PeriodReport:
-        """Close the period with draw ``k`` of a window: its report; the network moves on."""
-        self._cell_util = util_end[k, 0].copy()  # next period's warm start
-        report = PeriodReport(
-            period=self.period,
-            phase=self.config.phase_at(self.period).name,
-            x=inputs.xs[0],
-            active=inputs.active,
-            mask=inputs.mask,
-            cell_util=kpis["prb_util"][k, 0].sum(axis=1),
-            **{name: v[k, 0] for name, v in kpis.items()},
-        )
-        self.period += 1
-        return report
+        if not checked:
+            x, _ = check_shares(x, active, self.config.slice_ids)
+        return self._inputs(active, np.asarray(x, dtype=float)[None], self._cell_util[None])
 
     def _inputs(
         self,
@@ -307,22 +292,26 @@ class Network:
         )
 
 
-def run_periods(networks: Sequence[Network], xs: Sequence[np.ndarray]) -> list[PeriodReport]:
+def run_periods(
+    networks: Sequence[Network], xs: Sequence[np.ndarray] | np.ndarray, checked: bool = False
+) -> PeriodReports:
     """One control period of every network, simulated in one window pass where that is exact.
 
     The networks must share one scenario (the same :class:`~slicesim.config.ScenarioConfig`);
     each keeps its own seed, static world, period and generator. With an exact KPI model (the
     default ``user_ps``) their windows run together (:func:`~slicesim.sim.window.
-    simulate_windows`: the per-epoch Python, SimPy and numpy-call overhead is paid once for all
-    of them) and network k's report equals ``networks[k].run_period(xs[k])`` bit for bit; with
-    ``sim.kpi_model: legacy`` (whose water-filling mixes groups) they run one after the other.
+    simulate_windows`: one compiled call for all of them on the compiled engine) and network k's
+    report equals ``networks[k].run_period(xs[k])`` bit for bit; with ``sim.kpi_model: legacy``
+    (whose water-filling mixes groups) they run one after the other.
 
     Args:
         networks: the networks, each advanced by one period.
         xs: the shares of each, (n_cells, n_slices) (checked as by :meth:`Network.run_period`).
+        checked: the shares were checked already (by :func:`~slicesim.sim.scheduler.
+            check_shares` against each network's coming slice set): they are used as given.
 
     Returns:
-        One report per network.
+        The reports, batched (network k's: ``reports[k]``).
 
     Raises:
         ValueError: networks of different scenarios, a length mismatch, or bad shares (naming
@@ -331,7 +320,7 @@ def run_periods(networks: Sequence[Network], xs: Sequence[np.ndarray]) -> list[P
     if len(networks) != len(xs):
         raise ValueError(f"{len(networks)} networks but {len(xs)} share arrays")
     if not networks:
-        return []
+        raise ValueError("run_periods needs at least one network")
     config = networks[0].config
     for k, net in enumerate(networks):
         if net.config is not config and net.config != config:
@@ -339,7 +328,7 @@ def run_periods(networks: Sequence[Network], xs: Sequence[np.ndarray]) -> list[P
     inputs = []
     for k, (net, x) in enumerate(zip(networks, xs, strict=True)):
         try:
-            inputs.append(net._prepare(x))
+            inputs.append(net._prepare(x, checked))
         except ValueError as err:
             if len(networks) == 1:
                 raise
@@ -349,16 +338,38 @@ def run_periods(networks: Sequence[Network], xs: Sequence[np.ndarray]) -> list[P
         window = simulate_windows(
             [net.world for net in networks], inputs, [net._rng for net in networks]
         )
-        kpis = window.sums.kpis(window_s, n_prb)
-        return [
-            net._finish(inp, kpis, window.util_end, k)
-            for k, (net, inp) in enumerate(zip(networks, inputs, strict=True))
-        ]
+        return _close(networks, inputs, window.sums.kpis(window_s, n_prb), window.util_end)
     reports = []
     for net, inp in zip(networks, inputs, strict=True):
         window = simulate_window(net.world, inp, [net._rng])
-        reports.append(net._finish(inp, window.sums.kpis(window_s, n_prb), window.util_end, 0))
-    return reports
+        reports.append(_close([net], [inp], window.sums.kpis(window_s, n_prb), window.util_end))
+    return reports[0] if len(reports) == 1 else PeriodReports.stacked([r[0] for r in reports])
+
+
+def _close(
+    networks: Sequence[Network],
+    inputs: Sequence[PeriodInputs],
+    kpis: dict[str, np.ndarray],
+    util_end: np.ndarray,
+) -> PeriodReports:
+    """Close the period of every network (draw k of a window's KPIs and loads is network k's):
+    their reports; each network moves on to its next period."""
+    periods = np.array([net.period for net in networks])
+    phases = []
+    for k, net in enumerate(networks):
+        phases.append(net.config.phase_at(net.period).name)
+        net._cell_util = util_end[k, 0].copy()  # next period's warm start
+        net.period += 1
+    values = {name: kpis[name][:, 0] for name in KPI_FIELDS}
+    return PeriodReports(
+        period=periods,
+        phase=tuple(phases),
+        x=np.stack([inp.xs[0] for inp in inputs]),
+        active=np.stack([inp.active for inp in inputs]),
+        mask=np.stack([inp.mask for inp in inputs]),
+        cell_util=values["prb_util"].sum(axis=2),
+        **values,
+    )
 
 
 @dataclass(frozen=True)

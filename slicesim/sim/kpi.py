@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 __all__ = [
+    "KPI_FIELDS",
+    "MEASURES",
     "R_TOL",
     "GroupSums",
     "PeriodReport",
+    "PeriodReports",
     "cell_reward",
     "p_satisfied",
     "qos",
@@ -19,6 +23,14 @@ __all__ = [
 
 R_TOL = 1e-9
 """r counts as fully satisfied (r = 1) when r >= 1 - R_TOL."""
+
+KPI_FIELDS = ("thr_mbps", "delay_ms", "prb_util", "users", "cqi", "demand_mbps", "served")
+"""The KPIs of a (cell, slice) in a period, the one list of their names: what
+:meth:`GroupSums.kpis` computes (and the TTI reference, :mod:`slicesim.sim.tti`), what a
+:class:`PeriodReport` carries, the env's ``info["kpi"]`` and a run's trajectory. ``served``
+(the slice had data) is a flag; the others are measurements (:data:`MEASURES`)."""
+MEASURES = KPI_FIELDS[:-1]
+"""The measured KPIs (floats): :data:`KPI_FIELDS` without the ``served`` flag."""
 
 
 def qos(
@@ -115,10 +127,63 @@ class PeriodReport:
         r = qos(self.thr_mbps, self.delay_ms, thr_need_mbps, delay_need_ms, self.served)
         return np.where(self.active, r, 1.0)
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The (n_cells, n_slices) KPI arrays by name."""
-        names = ("x", "thr_mbps", "delay_ms", "prb_util", "users", "cqi", "demand_mbps")
-        return {n: getattr(self, n) for n in names}
+
+@dataclass(frozen=True)
+class PeriodReports(Sequence[PeriodReport]):
+    """One control period of each of N networks (:func:`~slicesim.sim.run_periods`): the
+    fields of :class:`PeriodReport` with a leading network axis, as arrays; indexing gives
+    network k's :class:`PeriodReport`.
+
+    Attributes:
+        period: each network's period, (N,).
+        phase: each network's timeline phase.
+        x, thr_mbps, delay_ms, prb_util, users, cqi, demand_mbps, served, active: (N, n_cells,
+            n_slices).
+        mask: (N, n_slices).
+        cell_util: (N, n_cells).
+    """
+
+    period: np.ndarray
+    phase: tuple[str, ...]
+    x: np.ndarray
+    thr_mbps: np.ndarray
+    delay_ms: np.ndarray
+    prb_util: np.ndarray
+    users: np.ndarray
+    cqi: np.ndarray
+    demand_mbps: np.ndarray
+    served: np.ndarray
+    active: np.ndarray
+    mask: np.ndarray
+    cell_util: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.period)
+
+    def __getitem__(self, k: int) -> PeriodReport:  # type: ignore[override]
+        if not -len(self) <= k < len(self):
+            raise IndexError(f"network {k} of {len(self)}")
+        values = {f.name: getattr(self, f.name)[k] for f in fields(self)}
+        values["period"] = int(values["period"])
+        return PeriodReport(**values)
+
+    def __iter__(self) -> Iterator[PeriodReport]:
+        return (self[k] for k in range(len(self)))
+
+    def qos(self, thr_need_mbps: np.ndarray, delay_need_ms: np.ndarray) -> np.ndarray:
+        """QoS satisfaction r of every (network, cell, slice); 1 where unserved or inactive."""
+        r = qos(self.thr_mbps, self.delay_ms, thr_need_mbps, delay_need_ms, self.served)
+        return np.where(self.active, r, 1.0)
+
+    @classmethod
+    def stacked(cls, reports: Sequence[PeriodReport]) -> PeriodReports:
+        """The reports of several networks as one batch."""
+        values = {
+            f.name: np.stack([getattr(r, f.name) for r in reports])
+            for f in fields(cls)
+            if f.name != "phase"
+        }
+        return cls(phase=tuple(r.phase for r in reports), **values)
 
 
 class GroupSums:
@@ -140,7 +205,8 @@ class GroupSums:
         self.sums, self.prb_s = sums, prb_s
 
     def kpis(self, window_s: float, n_prb: int) -> dict[str, np.ndarray]:
-        """The KPIs of every group, each of shape (draws, copies, n_cells, n_slices)."""
+        """The KPIs of every group (:data:`KPI_FIELDS`, in order), each of shape (draws,
+        copies, n_cells, n_slices)."""
         s = {name: v.reshape(self.shape) for name, v in self.sums.items()}
         served = s["busy_s"] > 0
         has_users = s["user_s"] > 0

@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "FIXED",
     "SHARE_TOL",
+    "check_share_rows",
     "check_shares",
     "equal_split",
     "prb_budgets",
@@ -94,6 +95,64 @@ def check_shares(
         )
     arr[over] /= sums[over, None]
     return arr, over
+
+
+def check_share_rows(
+    xs: object,
+    active: np.ndarray,
+    slice_ids: Sequence[int],
+    labels: Sequence[str],
+    rescale: bool = False,
+    name: str = "x",
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_shares` for a batch of share arrays, each against its own active pairs, in
+    one pass: the same numbers as one :func:`check_shares` per row.
+
+    Args:
+        xs: shares of shape ``active.shape`` = (rows, n_cells, n_slices).
+        active: the active (cell, slice) pairs of each row's coming period.
+        slice_ids, rescale, name: as :func:`check_shares`.
+        labels: what each row is called in messages (``replica 3``, or ``""``).
+
+    Returns:
+        The shares to apply, (rows, n_cells, n_slices), and the rescaled cells, (rows, n_cells).
+
+    Raises:
+        ValueError: :func:`check_shares`' error for the first bad row, prefixed with its label.
+    """
+    arr = np.asarray(xs)
+    if arr.dtype == bool or arr.dtype.kind not in "iuf" or arr.shape != active.shape:
+        _first_bad_row(xs, active, slice_ids, labels, rescale, name)
+    arr = arr.astype(np.float64)
+    if not ((arr >= 0.0) & (arr <= 1.0 + SHARE_TOL)).all():  # NaN fails both comparisons
+        _first_bad_row(xs, active, slice_ids, labels, rescale, name)
+    arr = np.where(active, np.minimum(arr, 1.0), 0.0)
+    sums = arr.sum(axis=2)  # per row, the very sums check_shares takes
+    over = sums > 1.0 + SHARE_TOL
+    if over.any() and not rescale:
+        _first_bad_row(xs, active, slice_ids, labels, rescale, name)
+    arr[over] /= sums[over, None]
+    return arr, over
+
+
+def _first_bad_row(
+    xs: object,
+    active: np.ndarray,
+    slice_ids: Sequence[int],
+    labels: Sequence[str],
+    rescale: bool,
+    name: str,
+) -> None:
+    """Raise :func:`check_shares`' error for the first bad row of ``xs``, with its label."""
+    rows = list(xs) if isinstance(xs, (list, tuple)) else np.asarray(xs)
+    if len(rows) != len(labels):
+        raise ValueError(f"{name} has {len(rows)} rows, expected {len(labels)}")
+    for row, mask, label in zip(rows, active, labels, strict=True):
+        try:
+            check_shares(row, mask, slice_ids, rescale, name)
+        except ValueError as err:
+            raise ValueError(f"{label}: {err}" if label else str(err)) from None
+    raise ValueError(f"{name}: every row checks alone, but not the batch")  # pragma: no cover
 
 
 def equal_split(active: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 from slicesim.config import ScenarioConfig
 from slicesim.profiles import PROFILES, load_masks_csv
 
-__all__ = ["PoissonTable", "TrafficMasks", "cell_weights", "daily_profile"]
+__all__ = ["GUIDE", "PoissonTable", "TrafficMasks", "cell_weights", "daily_profile"]
 
 
 def daily_profile(hourly: tuple[float, ...] | np.ndarray, periods_per_day: int) -> np.ndarray:
@@ -74,6 +74,10 @@ def cell_weights(n_cells: int, sigma: float, rng: np.random.Generator) -> np.nda
     return w / w.mean()
 
 
+GUIDE = 256
+"""Buckets of the uniform in :attr:`PoissonTable.guide`."""
+
+
 class PoissonTable:
     """Poisson counts with one mean per class, drawn by inverting tabulated CDFs.
 
@@ -87,7 +91,9 @@ class PoissonTable:
             top = int(lam + 12 * np.sqrt(lam) + 30)
             j = np.arange(top)
             log_pmf = j * np.log(max(lam, 1e-300)) - lam - np.cumsum(np.log(np.maximum(j, 1)))
-            cdf = np.cumsum(np.exp(log_pmf))
+            # at most 1 (the float sums may overshoot by an ulp), and 1 at the end: the joined
+            # table stays sorted, so a class's counts lie in its own part of it
+            cdf = np.minimum(np.cumsum(np.exp(log_pmf)), 1.0)
             cdf[-1] = 1.0
             tables.append(cdf + k)  # shift class k into [k, k + 1] so one search serves all
             offsets.append(offsets[-1] + top)
@@ -95,6 +101,13 @@ class PoissonTable:
         """Every class's CDF shifted by its index, joined (class k's values in [k, k + 1])."""
         self.offset = np.array(offsets[:-1], dtype=np.int64)
         """Where each class's CDF starts in :attr:`table`."""
+        steps = np.arange(GUIDE) / GUIDE
+        self.guide = np.stack(
+            [np.searchsorted(self.table, k + steps, side="right") for k in range(len(tables))]
+        ).astype(np.int64)
+        """``guide[k, b]``: the entries of :attr:`table` at or below ``k + b / GUIDE``: where a
+        draw of class k with a uniform in ``[b / GUIDE, (b + 1) / GUIDE)`` can start its search
+        (the compiled engine's lookup; the counts are :meth:`draw`'s)."""
 
     def draw(self, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One Poisson count per entry of ``classes`` (class index = which mean)."""

@@ -176,10 +176,8 @@ def _delay(
 def link(
     rows: np.ndarray,
     m: int,
-    drop: np.ndarray,
-    cell: np.ndarray,
-    pool_gain: np.ndarray,
-    n_cells: int,
+    others: np.ndarray,
+    own: np.ndarray,
     util: np.ndarray,
     noise: float,
     thresholds: np.ndarray,
@@ -188,20 +186,19 @@ def link(
     prb_bps: np.ndarray,
 ) -> None:
     """CQI and bit/s per PRB of ``rows[:m]`` under each row of ``util`` (link.CqiLink.rates on
-    the load-coupled SINR; interference summed over the other cells in index order)."""
+    the load-coupled SINR): ``others`` are the rows' gains with the serving cell's zeroed,
+    summed times the loads in cell order (the reference's running sum)."""
+    n_cells = others.shape[1]
     for c in range(util.shape[0]):
         for a in range(m):
             i = rows[a]
-            base = drop[i] * n_cells
-            serving = cell[i]
             acc = 0.0
             for j in range(n_cells):
-                if j != serving:  # the serving cell's term is an exact 0 in the reference
-                    acc += pool_gain[base + j] * util[c, j]
-            sinr = pool_gain[base + serving] / (noise + acc)
-            level = 0  # searchsorted(thresholds, sinr, "right"), at least 1
-            while level < len(thresholds) and thresholds[level] <= sinr:
-                level += 1
+                acc += others[i, j] * util[c, j]
+            sinr = own[i] / (noise + acc)
+            level = 0  # searchsorted(thresholds, sinr, "right"): the thresholds at or below
+            for j in range(len(thresholds)):
+                level += thresholds[j] <= sinr
             level = level if level > 1 else 1
             cqi[c, i] = level
             prb_bps[c, i] = bps_of[level]

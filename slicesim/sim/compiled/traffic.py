@@ -84,19 +84,6 @@ def draw_drops(
 
 
 @njit(cache=True, nogil=True)
-def _count_le(table: np.ndarray, lo: int, hi: int, v: float) -> int:
-    """Entries of ``table[lo:hi]`` (sorted) that are <= ``v``."""
-    a, b = lo, hi
-    while a < b:
-        mid = (a + b) >> 1
-        if table[mid] <= v:
-            a = mid + 1
-        else:
-            b = mid
-    return a - lo
-
-
-@njit(cache=True, nogil=True)
 def _admit(ints: np.ndarray, times: np.ndarray, i: int, s: int, active: np.ndarray, t: float,
            length: float) -> None:  # fmt: skip
     """Row ``i`` becomes a session of slice ``s`` from ``t`` (blocked where the slice is
@@ -111,17 +98,33 @@ def _admit(ints: np.ndarray, times: np.ndarray, i: int, s: int, active: np.ndarr
 def _bursts(
     bitgen: int,
     ints: np.ndarray,
+    times: np.ndarray,
     n: int,
+    t: float,
     table: np.ndarray,
     offset: np.ndarray,
+    guide: np.ndarray,
     counts: np.ndarray,
     lo: int,
 ) -> None:
-    """One epoch's burst count of rows ``[0, n)`` into ``counts[lo:]`` (PoissonTable.draw: a
-    uniform plus the class, searched in every class's table)."""
+    """One epoch's burst counts of rows ``[0, n)`` into ``counts[lo:]`` (PoissonTable.draw: a
+    uniform per row plus the row's class, counted in the joined sorted table). Every row takes
+    its uniform; only rows in session at ``t`` need their count (the others get 0: the epoch
+    ignores them). The search starts at the guide of the uniform's bucket: every entry before
+    it is at or below ``class + bucket / GUIDE``, so at or below the value (rounding is
+    monotone), and the count is exact."""
+    last, buckets = len(table), guide.shape[1]
     for i in range(n):
-        s = ints[_SLICE, i]
-        counts[lo + i] = _count_le(table, 0, len(table), next_double(bitgen) + s) - offset[s]
+        u = next_double(bitgen)
+        if times[_START, i] <= t and times[_END, i] > t:
+            s = ints[_SLICE, i]
+            v = u + s
+            j = guide[s, int(u * buckets)]
+            while j < last and table[j] <= v:
+                j += 1
+            counts[lo + i] = j - offset[s]
+        else:
+            counts[lo + i] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -137,6 +140,7 @@ def draw_traffic(
     pool_cell: np.ndarray,
     burst_table: np.ndarray,
     burst_offset: np.ndarray,
+    burst_guide: np.ndarray,
     window_s: float,
     epoch_s: float,
     n_epochs: int,
@@ -150,7 +154,7 @@ def draw_traffic(
         The rows used ``n``; the rows as ints (flat pool index of the drop, serving cell,
         slice; (3, >= n)) and times (session start and end, inf / -inf where blocked; (2, >=
         n)); every epoch's time and rows so far; every epoch's burst counts of its rows,
-        ``counts[offset[k]:offset[k + 1]]``.
+        ``counts[offset[k]:offset[k + 1]]`` (0 for rows out of session).
     """
     n_slices = len(n0)
     ints, times = _more_rows(np.zeros((3, 0), dtype=np.int64), np.empty((2, 0)), cap0)
@@ -189,7 +193,9 @@ def draw_traffic(
                 grown = np.zeros(max(2 * len(counts), offset[k] + n), dtype=np.int32)
                 grown[: len(counts)] = counts
                 counts = grown
-            _bursts(bitgen, ints, n, burst_table, burst_offset, counts, offset[k])
+            _bursts(
+                bitgen, ints, times, n, t, burst_table, burst_offset, burst_guide, counts, offset[k]
+            )
             offset[k + 1] = offset[k] + n
             k += 1
             # the next epoch, unless this was the window's last (counted as SimPy does)

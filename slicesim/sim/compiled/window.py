@@ -117,6 +117,7 @@ def _one_draw(
     session_s: np.ndarray,
     burst_table: np.ndarray,
     burst_offset: np.ndarray,
+    burst_guide: np.ndarray,
     burst_bits: np.ndarray,
     cap_bits: np.ndarray,
     budget: np.ndarray,
@@ -147,10 +148,18 @@ def _one_draw(
     n, ints, times, epoch_t, epoch_n, counts, offset = draw_traffic(
         bitgen[d], n0[d], cap0[d], rate[d], session_s, active[d if active.shape[0] > 1 else 0],
         drop_cdf[w], drops, carray(_i64_at(cell_at[w]), n_cells * drops), burst_table,
-        burst_offset, window_s, epoch_s, n_epochs,
+        burst_offset, burst_guide, window_s, epoch_s, n_epochs,
     )  # fmt: skip
     out_epochs[d] = len(epoch_t)
     drop, cell, slc = ints[0], ints[1], ints[2]
+    others = np.empty((n, n_cells))  # every row's gains, the serving cell's zeroed (contiguous)
+    own = np.empty(n)
+    for i in range(n):
+        base = drop[i] * n_cells
+        for j in range(n_cells):
+            others[i, j] = pool_gain[base + j]
+        own[i] = others[i, cell[i]]
+        others[i, cell[i]] = 0.0
     group = cell[:n] * n_slices + slc[:n]
     burst, cap = burst_bits[slc[:n]], cap_bits[slc[:n]]
     # one interference row where every copy sees the same loads
@@ -167,8 +176,7 @@ def _one_draw(
             util[:] = frozen[d, min(k, frozen.shape[1] - 1)]
         out_trace[d, :, k] = util
         m = _in_session(times, epoch_n[k], epoch_t[k], present)
-        link(present, m, drop, cell, pool_gain, n_cells, util[:links], noise, thresholds, bps_of,
-             cqi, prb_bps)  # fmt: skip
+        link(present, m, others, own, util[:links], noise, thresholds, bps_of, cqi, prb_bps)
         for a in range(m):
             i = present[a]
             arrived[i] = burst[i] * counts[offset[k] + i]
@@ -286,6 +294,7 @@ def simulate(
         np.array([w.pool_gain.ctypes.data for w in distinct], dtype=np.uintp),
         np.array([w.pool_cell.ctypes.data for w in distinct], dtype=np.uintp),
         world.pool_cell.shape[1], world.session_s, world.bursts.table, world.bursts.offset,
+        world.bursts.guide,
         world.burst_bits, world.offered_bps * sim.buffer_s, budget, np.ascontiguousarray(warm),
         np.ascontiguousarray(frozen, dtype=np.float64), thresholds, bps_of, world.noise_mw,
         float(sim.window_s), float(sim.epoch_s), n_epochs, world.n_prb, float(sim.buffer_s),
