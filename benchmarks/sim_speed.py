@@ -18,6 +18,7 @@ import numpy as np
 
 import slicesim
 from slicesim.sim import equal_split
+from slicesim.sim.kpi import MEASURES
 
 LAYOUTS = {"paper (4 sites, 12 cells)": 4, "7 sites (21 cells)": 7, "19 sites (57 cells)": 19}
 
@@ -46,7 +47,7 @@ def speed(runs: int, periods: int) -> dict[str, tuple[float, int]]:
 def day_means(window_s: float, seed: int, periods: int) -> dict[str, float]:
     config = slicesim.load_scenario("paper", {"sim.window_s": window_s})
     net = slicesim.Network(config, seed=seed)
-    keys = ("thr_mbps", "delay_ms", "prb_util", "users", "cqi")
+    keys = [k for k in MEASURES if k != "demand_mbps"]
     sums = dict.fromkeys((*keys, "r"), 0.0)
     for _ in range(periods):
         rep = net.run_period(equal_split(net.active_mask()))

@@ -32,6 +32,7 @@ from slicesim.config import ScenarioConfig
 from slicesim.envs import SlicingEnv
 from slicesim.io import atomic_write, csv_writer, period_table
 from slicesim.sim import p_satisfied
+from slicesim.sim.kpi import MEASURES
 
 __all__ = [
     "Learner",
@@ -206,20 +207,9 @@ class Trajectory:
     meta: dict[str, Any] = field(default_factory=dict)
     """Plain data about the run: agent stats (``Agent.stats()``), seed, scenario."""
 
-    ARRAYS = (
-        "action",
-        "x",
-        "active",
-        "r",
-        "thr_mbps",
-        "delay_ms",
-        "prb_util",
-        "users",
-        "cqi",
-        "demand_mbps",
-    )
+    ARRAYS = ("action", "x", "active", "r", *MEASURES)
     SCALARS = ("period", "utility", "decision_s", "learn_s", "expected_demand_mbps")
-    META = ("seed", "scenario", "stats")
+    META = ("seed", "scenario", "stats", "engine")
 
     def __post_init__(self) -> None:
         shape = (self.n_cells, len(self.slice_ids))
@@ -433,6 +423,7 @@ def run(
         "seed": seed,
         "scenario": spec.config.name,
         "stats": stats() if callable(stats) else {},
+        "engine": base.net.engine if base.net is not None else None,  # what simulated it
     }
     return trajectory
 

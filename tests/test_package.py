@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import subprocess
 import sys
 import zipfile
@@ -190,3 +191,31 @@ def test_the_tests_mirror_the_package():
         mirror = [ROOT / "slicesim" / rel, ROOT / rel]
         assert any((m / "__init__.py").is_file() for m in mirror), f"tests/{rel} mirrors nothing"
         assert (folder / "__init__.py").is_file(), f"tests/{rel} is not a package"
+
+
+def test_the_kpi_names_are_declared_once():
+    """No second literal list of the KPI names in the packages: every consumer (the window's
+    KPIs, the TTI reference, the env's info, the trajectory) derives them from KPI_FIELDS."""
+    from slicesim.envs import make_env
+    from slicesim.rollout import Trajectory
+    from slicesim.sim.kpi import KPI_FIELDS, MEASURES, PeriodReport
+
+    lists = []
+    for path in sorted(ROOT.glob("slicesim/**/*.py")) + sorted(ROOT.glob("agents/**/*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                names = {e.value for e in node.elts if isinstance(e, ast.Constant)}
+                if len(names & set(KPI_FIELDS)) >= 3:
+                    lists.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert lists == ["slicesim/sim/kpi.py:" + str(_line_of("KPI_FIELDS = ("))], lists
+    env = make_env("small", config={"timeline.n_periods": 2, "sim.window_s": 2.0})
+    env.reset(seed=0)
+    info = env.step(env.action_space.sample() * 0.2)[-1]
+    assert tuple(info["kpi"]) == KPI_FIELDS
+    assert set(KPI_FIELDS) <= {f.name for f in dataclasses.fields(PeriodReport)}
+    assert Trajectory.ARRAYS[-len(MEASURES) :] == MEASURES
+
+
+def _line_of(text: str) -> int:
+    lines = (ROOT / "slicesim/sim/kpi.py").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.startswith(text))

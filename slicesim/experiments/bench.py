@@ -131,6 +131,16 @@ def run_meta(
     }
 
 
+def engines_of(jobs: Sequence[Job]) -> str:
+    """The engine the runs' windows ran on (their ``summary.json``), or each one where they
+    differ (``compiled``, ``reference``, ``compiled, reference``)."""
+    engines = set()
+    for job in jobs:
+        if job.done_file.exists():
+            engines.add(str(json.loads(job.done_file.read_text()).get("engine")))
+    return ", ".join(sorted(engines))
+
+
 def check_options(
     agents: Sequence[str],
     seeds: int | Sequence[int],
@@ -264,6 +274,7 @@ def bench(
         settings,
         transfer=transfer,
     )
+    meta["engine"] = engines_of([*pretrain_jobs, *jobs])
     result.report, numbers = write_report(out, config, jobs, meta)
     with atomic_write(out / "bench.json") as fh:
         json.dump(

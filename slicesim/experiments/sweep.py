@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from slicesim.config import ConfigError
-from slicesim.experiments.bench import agent_settings, check_options, run_meta
+from slicesim.experiments.bench import agent_settings, check_options, engines_of, run_meta
 from slicesim.experiments.jobs import Job, RunOptions, execute, seed_list
 from slicesim.experiments.metrics import verdict
 from slicesim.experiments.registry import agent_label
@@ -118,6 +118,7 @@ def sweep(
     all_jobs = [job for _, _, _, jobs, _ in planned for job in jobs]
     result.ran = execute(all_jobs, executor, opts.workers, opts.address, opts.progress)
     for point, config, folder, jobs, meta in planned:
+        meta["engine"] = engines_of(jobs)
         _, numbers = write_report(folder, config, jobs, meta, figures=False)
         with atomic_write(folder / "bench.json") as fh:
             json.dump({**meta, **numbers.as_dict()}, fh, indent=2, default=str)

@@ -35,6 +35,7 @@ import numpy as np
 
 from slicesim.config import ScenarioConfig
 from slicesim.sim.capture import Traffic
+from slicesim.sim.kpi import KPI_FIELDS
 from slicesim.sim.scheduler import prb_budgets, processor_share
 
 __all__ = ["simulate_tti"]
@@ -223,16 +224,16 @@ def _kpis(
     gid_burst = q.gid[burst_copy_user] if m else np.zeros(0, dtype=np.intp)
     arrived = per_group(bits, gid_burst)
     delay_bits = per_group(bits * delay, gid_burst)
-    shared = _shared_kpis(traffic, shape)
-    return {
+    kpis = {
         "thr_mbps": thr / 1e6,
         "delay_ms": np.where(arrived > 0, delay_bits / np.where(arrived > 0, arrived, 1.0), 0.0)
         * 1e3,
         "prb_util": per_group(q.prb_ttis) * tti_s / (first.window_s * config.radio.n_prb),
         "demand_mbps": arrived / first.window_s / 1e6,
         "served": served,
-        **shared,
+        **_shared_kpis(traffic, shape),
     }
+    return {name: kpis[name] for name in KPI_FIELDS}  # as GroupSums.kpis
 
 
 def _shared_kpis(traffic: Sequence[Traffic], shape: tuple[int, ...]) -> dict[str, np.ndarray]:

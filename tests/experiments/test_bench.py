@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from agents import TD3Agent, run
+from slicesim import load_scenario
 from slicesim.cli import main
 from slicesim.envs import make_env
 from slicesim.experiments.bench import bench, make_agent
@@ -53,6 +54,11 @@ def test_bench_reads_every_agent_against_the_yardsticks(tmp_path):
     assert recovery["| idla | [1, 2, 3, 4]"].endswith("| 0.629 |")
     assert recovery["| HalfFirst | [1, 2, 3, 4]"].endswith("|  |")
     numbers = json.loads((tmp_path / "bench.json").read_text())
+    engine = load_scenario("small").sim.engine  # the engine every run ran on is recorded
+    assert numbers["engine"] == engine
+    assert json.loads(next(tmp_path.glob("runs/equal*/summary.json")).read_text())["engine"] == (
+        engine
+    )
     per_seed = numbers["per_run"]["traffic"]
     assert set(per_seed) == {"0", "1"}
     # the gap closed is the ratio of the seeds' mean differences against the two yardsticks

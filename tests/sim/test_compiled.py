@@ -93,7 +93,7 @@ def test_replays_with_copies_draws_and_frozen_loads_are_the_same():
 
 @pytest.mark.parametrize("n", [3, 12])  # 12: several threads (compiled.window.PARALLEL_DRAWS)
 def test_replicas_in_one_pass_are_each_network_alone(n):
-    config = slicesim.load_scenario("small")
+    config = slicesim.load_scenario("small", {"sim.engine": "compiled"})
     nets = [Network(config, seed=s) for s in range(n)]
     alone = [Network(config.replace({"sim.engine": "reference"}), seed=s) for s in range(n)]
     rng = np.random.default_rng(9)
@@ -156,7 +156,7 @@ class NoDelay(UserPsKpis):
 
 
 def test_a_subclass_that_overrides_the_physics_changes_the_result():
-    config = slicesim.load_scenario("small")
+    config = slicesim.load_scenario("small", {"sim.engine": "compiled"})
     net = Network(config, seed=1)
     assert net.engine == "compiled"
     with pytest.warns(EngineWarning, match="NoDelay .* the reference engine runs"):
@@ -175,7 +175,7 @@ class Inherited(UserPsKpis):
 
 
 def test_a_subclass_that_keeps_the_physics_stays_compiled():
-    net = Network(slicesim.load_scenario("small"), seed=1)
+    net = Network(slicesim.load_scenario("small", {"sim.engine": "compiled"}), seed=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error", EngineWarning)
         net.kpi_model = Inherited()
@@ -184,11 +184,15 @@ def test_a_subclass_that_keeps_the_physics_stays_compiled():
 
 def test_models_without_a_compiled_form_run_on_the_reference_engine(monkeypatch):
     with pytest.warns(EngineWarning, match="link model ShannonLink has no compiled form"):
-        net = Network(slicesim.load_scenario("small", {"radio.link": "shannon"}), seed=1)
+        config = slicesim.load_scenario(
+            "small", {"radio.link": "shannon", "sim.engine": "compiled"}
+        )
+        net = Network(config, seed=1)
     assert net.engine == "reference"
     monkeypatch.setattr("slicesim.sim.engines.numba_imports", lambda: False)  # a machine without
     with pytest.warns(EngineWarning, match="numba does not import: the reference engine runs"):
-        assert Network(slicesim.load_scenario("small"), seed=1).engine == "reference"
+        config = slicesim.load_scenario("small", {"sim.engine": "compiled"})
+        assert Network(config, seed=1).engine == "reference"
 
 
 def test_the_engine_is_a_checked_setting():
