@@ -227,8 +227,12 @@ def epoch(
     """The ``user_ps`` epoch after the link model for one draw's rows ``present[:m_all]`` (in row
     order), every copy; the rows' state is updated in place.
 
+    The rows are kept by group (:func:`slicesim.sim.compiled.window.by_group`): a group's rows
+    are consecutive, in the order of their rows in the reference, so each group's sums run in
+    the reference's order.
+
     Args:
-        present: the rows in session, in row order.
+        present: the rows in session, by group.
         m_all: how many.
         group: every row's group (cell * n_slices + slice).
         n_groups: groups per copy.
@@ -247,18 +251,13 @@ def epoch(
     """
     copies = backlog.shape[0]
     per_copy_rate = prb_bps.shape[0] > 1
-    count, members, full, need, work, w, u, phi, key, lh, order, q, bl0 = scratch
-    count[: n_groups + 1] = 0
+    count, full, need, work, w, u, phi, key, lh, order, q, bl0 = scratch
+    count[: n_groups + 1] = 0  # each group's rows in session: members[count[g]:count[g + 1]]
     for a in range(m_all):
         count[group[present[a]] + 1] += 1
     for g in range(n_groups):
         count[g + 1] += count[g]
-    fill = count[:n_groups].copy()
-    for a in range(m_all):  # a stable counting sort: each group's rows in row order
-        i = present[a]
-        g = group[i]
-        members[fill[g]] = i
-        fill[g] += 1
+    members = present
     used[:, :] = 0.0
     for g in range(n_groups):
         lo = count[g]
@@ -317,7 +316,6 @@ def scratch_arrays(rows: int, n_groups: int) -> Any:
     """Work arrays of :func:`epoch` for up to ``rows`` rows and ``n_groups`` groups."""
     return (
         np.zeros(n_groups + 1, dtype=np.int64),  # count
-        np.empty(rows, dtype=np.int64),  # members
         np.empty(rows),  # full
         np.empty(rows),  # need
         np.empty(rows),  # work

@@ -20,7 +20,7 @@ from numba import njit, types, uint64
 from numba.core.extending import intrinsic
 from numba.np.random._constants import fe_double, ke_double, we_double, ziggurat_exp_r
 
-__all__ = ["address", "bounded", "next_double", "standard_exponential"]
+__all__ = ["address", "bounded", "kind", "next_double", "standard_exponential", "uniform"]
 
 _M32 = uint64(0xFFFFFFFF)
 
@@ -52,7 +52,29 @@ def _binding(slot: int, ret: Any) -> Any:
 
 next_uint64 = _binding(1, types.uint64)
 next_uint32 = _binding(2, types.uint32)
-next_double = _binding(3, types.float64)
+_next_double = _binding(3, types.float64)
+_PCG64 = 0  # the kinds of bit generator of uniform()
+
+
+def kind(rng: np.random.Generator) -> int:
+    """How :func:`uniform` draws from ``rng``: 0 for PCG64 (NumPy's default), whose doubles are
+    its 64-bit draws' top 53 bits (``pcg64_next_double``), taken here without the call; 1 for any
+    other bit generator (its own ``next_double``)."""
+    return _PCG64 if type(rng.bit_generator) is np.random.PCG64 else 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def uniform(bitgen: int, kind: int) -> float:
+    """``Generator.random()`` (a double in [0, 1)) from a bit generator of :func:`kind`."""
+    if kind == _PCG64:
+        return float(next_uint64(bitgen) >> uint64(11)) * (1.0 / 9007199254740992.0)
+    return _next_double(bitgen)
+
+
+@njit(cache=True, nogil=True)
+def next_double(bitgen: int) -> float:
+    """``Generator.random()`` through the bit generator's own function."""
+    return _next_double(bitgen)
 
 
 @njit(cache=True, nogil=True)

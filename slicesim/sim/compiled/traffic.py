@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from slicesim.sim.compiled.rng import bounded, next_double, standard_exponential
+from slicesim.sim.compiled.rng import bounded, standard_exponential, uniform
 
 __all__ = ["draw_traffic"]
 
@@ -64,6 +64,7 @@ def _chunk(
 @njit(cache=True, nogil=True)
 def draw_drops(
     bitgen: int,
+    kind: int,
     count: int,
     lo: int,
     drop_cdf: np.ndarray,
@@ -76,7 +77,7 @@ def draw_drops(
     pick the dropped cell by the spatial weights, then ``count`` integers the drop; ``drop`` is
     the pool's flat index (cell * drops + drop), ``cell`` the serving cell."""
     for i in range(count):
-        drop[lo + i] = np.searchsorted(drop_cdf, next_double(bitgen), side="right")
+        drop[lo + i] = np.searchsorted(drop_cdf, uniform(bitgen, kind), side="right")
     for i in range(count):
         flat = drop[lo + i] * drops + bounded(bitgen, drops)
         drop[lo + i] = flat
@@ -97,6 +98,7 @@ def _admit(ints: np.ndarray, times: np.ndarray, i: int, s: int, active: np.ndarr
 @njit(cache=True, nogil=True)
 def _bursts(
     bitgen: int,
+    kind: int,
     ints: np.ndarray,
     times: np.ndarray,
     n: int,
@@ -115,7 +117,7 @@ def _bursts(
     monotone), and the count is exact."""
     last, buckets = len(table), guide.shape[1]
     for i in range(n):
-        u = next_double(bitgen)
+        u = uniform(bitgen, kind)
         if times[_START, i] <= t and times[_END, i] > t:
             s = ints[_SLICE, i]
             v = u + s
@@ -130,6 +132,7 @@ def _bursts(
 @njit(cache=True, nogil=True)
 def draw_traffic(
     bitgen: int,
+    kind: int,
     n0: np.ndarray,
     cap0: int,
     rate: np.ndarray,
@@ -158,7 +161,7 @@ def draw_traffic(
     """
     n_slices = len(n0)
     ints, times = _more_rows(np.zeros((3, 0), dtype=np.int64), np.empty((2, 0)), cap0)
-    draw_drops(bitgen, cap0, 0, drop_cdf, drops, pool_cell, ints[_DROP], ints[_CELL])
+    draw_drops(bitgen, kind, cap0, 0, drop_cdf, drops, pool_cell, ints[_DROP], ints[_CELL])
     n = 0
     for s in range(n_slices):  # the stationary population, memoryless residual sessions
         for _ in range(n0[s]):
@@ -193,9 +196,8 @@ def draw_traffic(
                 grown = np.zeros(max(2 * len(counts), offset[k] + n), dtype=np.int32)
                 grown[: len(counts)] = counts
                 counts = grown
-            _bursts(
-                bitgen, ints, times, n, t, burst_table, burst_offset, burst_guide, counts, offset[k]
-            )
+            _bursts(bitgen, kind, ints, times, n, t, burst_table, burst_offset, burst_guide,
+                    counts, offset[k])  # fmt: skip
             offset[k + 1] = offset[k] + n
             k += 1
             # the next epoch, unless this was the window's last (counted as SimPy does)
@@ -206,7 +208,7 @@ def draw_traffic(
         if n == ints.shape[1]:
             more = max(16, n // 2)
             ints, times = _more_rows(ints, times, more)
-            draw_drops(bitgen, more, n, drop_cdf, drops, pool_cell, ints[_DROP], ints[_CELL])
+            draw_drops(bitgen, kind, more, n, drop_cdf, drops, pool_cell, ints[_DROP], ints[_CELL])
         _admit(ints, times, n, s, active, t, lengths[s, pos[s]])
         n += 1
         pos[s] += 1

@@ -24,7 +24,7 @@ from numba import carray, njit, prange, types
 from numba.core.extending import intrinsic
 
 from slicesim.sim.compiled.epoch import epoch, link, scratch_arrays
-from slicesim.sim.compiled.rng import address
+from slicesim.sim.compiled.rng import address, kind
 from slicesim.sim.compiled.traffic import draw_traffic
 from slicesim.sim.epoch import PER_COPY_SUMS, SHARED_SUMS
 from slicesim.sim.scheduler import prb_budgets
@@ -55,12 +55,56 @@ _ = ir  # llvmlite is numba's: imported for the intrinsics' types
 
 
 @njit(cache=True, nogil=True)
-def _in_session(times: np.ndarray, n: int, t: float, present: np.ndarray) -> int:
-    """The rows of ``[0, n)`` in session at ``t`` into ``present``; how many."""
-    m = 0
+def _rows_by_group(
+    n: int,
+    ints: np.ndarray,
+    times: np.ndarray,
+    pool_gain: np.ndarray,
+    n_cells: int,
+    n_slices: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The draw's rows laid out by group for its epochs: a stable counting sort, so a group's
+    rows stay in row order (every sum over a group runs in the reference's order) and lie
+    together (an epoch reads them in one sweep). Returns the original row of each position,
+    then per position its group, gains to the other cells (the serving cell's zeroed), own
+    gain and session start and end."""
+    drop, cell, slc = ints[0], ints[1], ints[2]
+    n_groups = n_cells * n_slices
+    count = np.zeros(n_groups + 1, dtype=np.int64)
     for i in range(n):
-        if times[0, i] <= t and times[1, i] > t:
-            present[m] = i
+        count[cell[i] * n_slices + slc[i] + 1] += 1
+    for g in range(n_groups):
+        count[g + 1] += count[g]
+    rank = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        g = cell[i] * n_slices + slc[i]
+        rank[count[g]] = i
+        count[g] += 1
+    group = np.empty(n, dtype=np.int64)
+    others, own = np.empty((n, n_cells)), np.empty(n)
+    start, end = np.empty(n), np.empty(n)
+    for p in range(n):
+        i = rank[p]
+        group[p] = cell[i] * n_slices + slc[i]
+        base = drop[i] * n_cells
+        for j in range(n_cells):
+            others[p, j] = pool_gain[base + j]
+        own[p] = others[p, cell[i]]
+        others[p, cell[i]] = 0.0
+        start[p], end[p] = times[0, i], times[1, i]
+    return rank, group, others, own, start, end
+
+
+@njit(cache=True, nogil=True)
+def _in_session(
+    rank: np.ndarray, start: np.ndarray, end: np.ndarray, rows: int, t: float, present: np.ndarray
+) -> int:
+    """The positions whose rows are among the first ``rows`` and in session at ``t``, into
+    ``present`` (by group); how many."""
+    m = 0
+    for p in range(len(rank)):
+        if rank[p] < rows and start[p] <= t and end[p] > t:
+            present[m] = p
             m += 1
     return m
 
@@ -105,6 +149,7 @@ def _group_sums(
 def _one_draw(
     d: int,
     bitgen: np.ndarray,
+    kinds: np.ndarray,
     n0: np.ndarray,
     cap0: np.ndarray,
     rate: np.ndarray,
@@ -146,22 +191,17 @@ def _one_draw(
     bud = budget[d if budget.shape[0] > 1 else 0]
     copies = bud.shape[0]
     n, ints, times, epoch_t, epoch_n, counts, offset = draw_traffic(
-        bitgen[d], n0[d], cap0[d], rate[d], session_s, active[d if active.shape[0] > 1 else 0],
-        drop_cdf[w], drops, carray(_i64_at(cell_at[w]), n_cells * drops), burst_table,
-        burst_offset, burst_guide, window_s, epoch_s, n_epochs,
+        bitgen[d], kinds[d], n0[d], cap0[d], rate[d], session_s,
+        active[d if active.shape[0] > 1 else 0], drop_cdf[w], drops,
+        carray(_i64_at(cell_at[w]), n_cells * drops), burst_table, burst_offset, burst_guide,
+        window_s, epoch_s, n_epochs,
     )  # fmt: skip
     out_epochs[d] = len(epoch_t)
-    drop, cell, slc = ints[0], ints[1], ints[2]
-    others = np.empty((n, n_cells))  # every row's gains, the serving cell's zeroed (contiguous)
-    own = np.empty(n)
-    for i in range(n):
-        base = drop[i] * n_cells
-        for j in range(n_cells):
-            others[i, j] = pool_gain[base + j]
-        own[i] = others[i, cell[i]]
-        others[i, cell[i]] = 0.0
-    group = cell[:n] * n_slices + slc[:n]
-    burst, cap = burst_bits[slc[:n]], cap_bits[slc[:n]]
+    rank, group, others, own, start, end = _rows_by_group(
+        n, ints, times, pool_gain, n_cells, n_slices
+    )
+    slc = ints[2]
+    burst, cap = burst_bits[slc[rank]], cap_bits[slc[rank]]
     # one interference row where every copy sees the same loads
     links = 1 if frozen.shape[1] > 0 or copies == 1 else copies
     cqi, prb_bps = np.empty((links, n)), np.empty((links, n))
@@ -175,11 +215,11 @@ def _one_draw(
         if frozen.shape[1] > 0:
             util[:] = frozen[d, min(k, frozen.shape[1] - 1)]
         out_trace[d, :, k] = util
-        m = _in_session(times, epoch_n[k], epoch_t[k], present)
+        m = _in_session(rank, start, end, epoch_n[k], epoch_t[k], present)
         link(present, m, others, own, util[:links], noise, thresholds, bps_of, cqi, prb_bps)
         for a in range(m):
-            i = present[a]
-            arrived[i] = burst[i] * counts[offset[k] + i]
+            p = present[a]
+            arrived[p] = burst[p] * counts[offset[k] + rank[p]]
         epoch(present, m, group, n_groups, bud, prb_bps, cqi, arrived, burst, cap, backlog, sums,
               used, scratch, d * copies * n_groups, epoch_s, cap_s)  # fmt: skip
         _loads(used, bud, n_slices, n_prb, epoch_s, out_prb[d], util)
@@ -269,6 +309,7 @@ def simulate(
         cap0[k] = expected + 4 * math.isqrt(expected) + 16
         rate[k] = per_s * inp.active.any(axis=0)
     bitgen = np.array([address(rng) for rng in rngs], dtype=np.uintp)
+    kinds = np.array([kind(rng) for rng in rngs], dtype=np.int64)
     shared_world = all(w is world for w in worlds)
     distinct = [world] if shared_world else list(worlds)
     world_of = np.zeros(draws, np.int64) if shared_world else np.arange(draws, dtype=np.int64)
@@ -289,7 +330,7 @@ def simulate(
     out_epochs = np.zeros(draws, dtype=np.int64)
     run = _parallel if draws >= PARALLEL_DRAWS and numba.get_num_threads() > 1 else _serial
     run(
-        bitgen, n0, cap0, rate, active, world_of,
+        bitgen, kinds, n0, cap0, rate, active, world_of,
         np.stack([w.drop_cdf for w in distinct]),
         np.array([w.pool_gain.ctypes.data for w in distinct], dtype=np.uintp),
         np.array([w.pool_cell.ctypes.data for w in distinct], dtype=np.uintp),
