@@ -1,11 +1,13 @@
-"""Simulator speed and window-length stability.
+"""Simulator speed on each engine, and window-length stability.
 
 Usage: python benchmarks/sim_speed.py [--runs 5] [--periods 100]
 
-Reports periods per second for the ``paper`` scenario and for 7- and 19-site hexagonal layouts
-(same load per cell, equal shares), the median of several interleaved runs, the cost per cell
-relative to ``paper`` measured in the same run, and how much the network-average KPIs of a day
-change when the simulated window per period doubles.
+Reports ``Network.run_period`` periods per second (wall) and per CPU-second for the ``paper``
+scenario and for 7- and 19-site hexagonal layouts (same load per cell, equal shares) on the
+reference engine (SimPy + numpy) and the compiled engine (the default), the median of several
+interleaved runs, the compiled engine's speed-up, the cost per cell relative to ``paper``
+measured in the same run, and how much the network-average KPIs of a day change when the
+simulated window per period doubles.
 """
 
 from __future__ import annotations
@@ -23,25 +25,41 @@ from slicesim.sim.kpi import MEASURES
 LAYOUTS = {"paper (4 sites, 12 cells)": 4, "7 sites (21 cells)": 7, "19 sites (57 cells)": 19}
 
 
-def periods_per_second(config: slicesim.ScenarioConfig, periods: int, seed: int) -> float:
+ENGINES = ("reference", "compiled")
+
+
+def periods_per_second(
+    config: slicesim.ScenarioConfig, periods: int, seed: int
+) -> tuple[float, float]:
+    """(periods/s, periods per CPU-second) of ``periods`` periods of equal shares."""
     net = slicesim.Network(config, seed=seed)
     x = equal_split(net.active_mask())
-    start = time.perf_counter()
+    net.run_period(x)  # the compiled engine's first call loads (or compiles) it
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(periods):
         net.run_period(x)
-    return periods / (time.perf_counter() - start)
+    return periods / (time.perf_counter() - start), periods / (time.process_time() - cpu)
 
 
-def speed(runs: int, periods: int) -> dict[str, tuple[float, int]]:
+def speed(runs: int, periods: int) -> dict[tuple[str, str], tuple[float, float, int]]:
+    """Per (layout, engine): median periods/s, median periods per CPU-second, cells."""
     configs = {
-        name: slicesim.load_scenario("paper", {"layout.n_sites": n}) for name, n in LAYOUTS.items()
+        (name, engine): slicesim.load_scenario("paper", {"layout.n_sites": n, "sim.engine": engine})
+        for name, n in LAYOUTS.items()
+        for engine in ENGINES
     }
-    samples: dict[str, list[float]] = {name: [] for name in configs}
-    for run in range(runs):  # interleaved, so machine noise hits every layout alike
-        for name, config in configs.items():
-            samples[name].append(periods_per_second(config, periods, seed=run))
-    cells = {name: 3 * config.layout.n_sites for name, config in configs.items()}
-    return {name: (statistics.median(v), cells[name]) for name, v in samples.items()}
+    samples: dict[tuple[str, str], list[tuple[float, float]]] = {key: [] for key in configs}
+    for run in range(runs):  # interleaved, so machine noise hits every variant alike
+        for key, config in configs.items():
+            samples[key].append(periods_per_second(config, periods, seed=run))
+    return {
+        key: (
+            statistics.median(s[0] for s in v),
+            statistics.median(s[1] for s in v),
+            3 * configs[key].layout.n_sites,
+        )
+        for key, v in samples.items()
+    }
 
 
 def day_means(window_s: float, seed: int, periods: int) -> dict[str, float]:
@@ -66,13 +84,18 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"## Speed (median of {args.runs} interleaved runs x {args.periods} periods)")
-    print("| layout | periods/s | ms/period | ms per cell-period | cost per cell vs paper |")
-    print("|---|---|---|---|---|")
+    print("| layout | engine | periods/s | periods per CPU-s | ms/period | ms per cell-period "
+          "| cost per cell vs paper | compiled / reference |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     results = speed(args.runs, args.periods)
-    base = 1e3 / results["paper (4 sites, 12 cells)"][0] / 12
-    for name, (pps, cells) in results.items():
-        per_cell = 1e3 / pps / cells
-        print(f"| {name} | {pps:.0f} | {1e3 / pps:.2f} | {per_cell:.3f} | {per_cell / base:.2f} |")
+    for engine in ENGINES:
+        base = 1e3 / results[("paper (4 sites, 12 cells)", engine)][0] / 12
+        for name in LAYOUTS:
+            pps, cpu, cells = results[(name, engine)]
+            per_cell = 1e3 / pps / cells
+            gain = pps / results[(name, "reference")][0]
+            print(f"| {name} | {engine} | {pps:.0f} | {cpu:.0f} | {1e3 / pps:.2f} "
+                  f"| {per_cell:.3f} | {per_cell / base:.2f} | {gain:.1f}x |")  # fmt: skip
 
     window = slicesim.load_scenario("paper").sim.window_s
     print(f"\n## KPI change when the window doubles ({window:g} s -> {2 * window:g} s)")

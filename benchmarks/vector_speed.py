@@ -1,33 +1,37 @@
-"""Aggregate speed of many networks in one pass: SlicingVectorEnv against Gymnasium's vector envs.
+"""Speed of one env and of many networks in one pass, on each engine, in one interleaved run.
 
-    python benchmarks/vector_speed.py                      # paper and 19 sites, N up to 256
-    python benchmarks/vector_speed.py --sizes 1,4 --periods 4 --runs 1 --layouts paper
+    python benchmarks/vector_speed.py                       # paper and 19 sites, N up to 256
+    python benchmarks/vector_speed.py --release-python /path/to/slicesim-0.2/bin/python
+    python benchmarks/vector_speed.py --sizes 4 --periods 3 --runs 1 --layouts paper
 
-For each layout (`paper`: 4 sites, 12 cells; 19 sites, 57 cells) and N replicas it reports, in one
-run and interleaved:
+For each layout (`paper`: 4 sites, 12 cells; 19 sites, 57 cells) it times, interleaved (every
+variant once per run, the median of ``--runs``):
 
-* the aggregate periods/s of ``SlicingVectorEnv(N)`` (every replica's period in one window),
-* Gymnasium's ``SyncVectorEnv`` of N ``SlicingEnv`` (one after the other, same process) and
-  ``AsyncVectorEnv`` of 2 ``SlicingEnv`` (two worker processes: the most two cores give by
-  running whole envs in parallel), and one ``SlicingEnv`` alone,
-* memory per replica (peak RSS of a fresh process with N replicas, less that with 1, over N - 1),
-* the cost per user-epoch of a batched step against a floor: ``epoch_step``'s arithmetic alone,
-  re-run on the same preallocated arrays (the last epoch of the run, captured).
+* one ``SlicingEnv`` on the reference engine (SimPy + numpy: the yardstick of every ratio) and
+  on the compiled engine (the default),
+* with ``--release-python``: one ``SlicingEnv`` of another installation (e.g. slicesim 0.2,
+  installed apart), same periods, in that interpreter - for the record,
+* Gymnasium's ``AsyncVectorEnv`` of 2 compiled ``SlicingEnv`` (two worker processes),
+* ``SlicingVectorEnv(N)`` for each N of ``--sizes`` (compiled, several threads),
 
-Every variant steps the same periods of `paper`'s day: ``--warmup`` steps first (30: to 07:30,
-where the morning traffic rises), then ``--periods`` timed steps; the median of ``--runs``
-interleaved runs. Every env runs equal shares.
+as periods/s (wall) and periods per CPU-second (the CPU of every thread and worker process),
+the cost per user-epoch (users in session times epochs) against the arithmetic floor of about
+15 ns (one scalar core, ``FLOOR_NS``), and memory per replica (peak RSS of a fresh process with N
+replicas, less that with 1, over N - 1).
+
+Every variant steps the same periods of the layout's day: ``--warmup`` steps (30: to 07:30, the
+morning rise), then ``--periods`` timed steps, equal shares.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -35,84 +39,96 @@ import numpy as np
 
 import slicesim
 from slicesim.envs import SlicingEnv, SlicingVectorEnv
-from slicesim.sim import window
 
 LAYOUTS = {"paper": 4, "19 sites": 19}
-MAX_REPLICAS = {"paper": 256, "19 sites": 64}  # a 19-site replica holds about 60 MB of gains
+MAX_REPLICAS = {"paper": 256, "19 sites": 64}  # a 19-site replica holds about 30 MB of gains
+FLOOR_NS = 15.0
+"""The arithmetic of a user-epoch (some 45-50 flops, six of them divisions, the interference
+product, a CQI search) on one scalar core: about 15 ns (shared/reviews/speed-profile.md)."""
+
+SETTINGS = {"warmup": 30}  # steps before each timing (--warmup)
+
+_SINGLE = """
+import json, sys, time
+import numpy as np
+import slicesim
+from slicesim.envs import SlicingEnv
+config = slicesim.load_scenario("paper", {{"layout.n_sites": {sites}}})
+env = SlicingEnv(config)
+env.reset(seed=0)
+a = np.full(env.action_space.shape, 1.0 / env.action_space.shape[-1], dtype=np.float32)
+for _ in range({warmup}):
+    env.step(a)
+start, cpu = time.perf_counter(), time.process_time()
+for _ in range({periods}):
+    env.step(a)
+print(json.dumps([time.perf_counter() - start, time.process_time() - cpu, slicesim.__version__]))
+"""
 
 
-def config_of(layout: str) -> slicesim.ScenarioConfig:
-    return slicesim.load_scenario("paper", {"layout.n_sites": LAYOUTS[layout]})
+def config_of(layout: str, engine: str = "compiled") -> slicesim.ScenarioConfig:
+    return slicesim.load_scenario(
+        "paper", {"layout.n_sites": LAYOUTS[layout], "sim.engine": engine}
+    )
 
 
 def equal_actions(shape: tuple[int, ...]) -> np.ndarray:
     return np.full(shape, 1.0 / shape[-1], dtype=np.float32)
 
 
-SETTINGS = {"warmup": 30}  # steps before each timing (--warmup)
+def _children_cpu(envs: Any) -> float:
+    """CPU seconds of an AsyncVectorEnv's worker processes so far (0 for other envs)."""
+    total = 0.0
+    for proc in getattr(envs, "processes", []):
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / 100.0  # utime + stime, clock ticks
+    return total
 
 
-def timed(envs: Any, n: int, periods: int) -> float:
-    """Periods/s of ``n`` networks over ``periods`` steps after the warm-up, equal shares."""
+def timed(envs: Any, n: int, periods: int, config: slicesim.ScenarioConfig) -> dict[str, float]:
+    """Periods/s, periods per CPU-second and user-epochs per period of ``n`` networks over
+    ``periods`` steps after the warm-up, equal shares."""
     envs.reset(seed=0)
     a = equal_actions(envs.action_space.shape)
     for _ in range(SETTINGS["warmup"]):
         envs.step(a)
-    start = time.perf_counter()
+    epochs = config.sim.window_s / config.sim.epoch_s
+    user_epochs = 0.0
+    start, cpu, child = time.perf_counter(), time.process_time(), _children_cpu(envs)
     for _ in range(periods):
-        envs.step(a)
-    return n * periods / (time.perf_counter() - start)
+        info = envs.step(a)[-1]
+        user_epochs += float(np.sum(info["kpi"]["users"])) * epochs
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu + _children_cpu(envs) - child
+    return {"rate": n * periods / wall, "cpu_rate": n * periods / cpu,
+            "user_epochs": user_epochs / (n * periods)}  # fmt: skip
 
 
-def rate_vector(layout: str, n: int, periods: int) -> float:
-    return timed(SlicingVectorEnv(n, config_of(layout)), n, periods)
+def rate_single(layout: str, engine: str, periods: int) -> dict[str, float]:
+    config = config_of(layout, engine)
+    return timed(SlicingEnv(config), 1, periods, config)
 
 
-def rate_gym(layout: str, n: int, periods: int, kind: str) -> float:
+def rate_vector(layout: str, n: int, periods: int) -> dict[str, float]:
     config = config_of(layout)
-    fns = [lambda: SlicingEnv(config) for _ in range(n)]
-    envs = gym.vector.SyncVectorEnv(fns) if kind == "sync" else gym.vector.AsyncVectorEnv(fns)
+    return timed(SlicingVectorEnv(n, config), n, periods, config)
+
+
+def rate_async(layout: str, periods: int) -> dict[str, float]:
+    config = config_of(layout)
+    envs = gym.vector.AsyncVectorEnv([lambda: SlicingEnv(config) for _ in range(2)])
     try:
-        return timed(envs, n, periods)
+        return timed(envs, 2, periods, config)
     finally:
         envs.close()
 
 
-def floor_per_user_epoch(layout: str, n: int, runs: int) -> tuple[float, float, int]:
-    """(s per user-epoch of the whole step, of epoch_step alone, users per epoch)."""
-    captured: dict[str, Any] = {}
-    original = window.epoch_step
-
-    def capture(world: Any, users: Any, budget: np.ndarray) -> Any:
-        captured["args"] = (world, users, budget)
-        return original(world, users, budget)
-
-    envs = SlicingVectorEnv(n, config_of(layout))
-    envs.reset(seed=0)
-    a = equal_actions(envs.action_space.shape)  # type: ignore[arg-type]
-    for _ in range(max(SETTINGS["warmup"], 1)):
-        envs.step(a)
-    start = time.perf_counter()
-    envs.step(a)
-    step_s = time.perf_counter() - start
-    # the floor: the reference epoch's arithmetic (the compiled engine bypasses epoch_step), on
-    # the arrays of one more step taken on the reference engine
-    window.epoch_step = capture  # type: ignore[assignment]
-    for net in envs.networks:
-        net.world = dataclasses.replace(net.world, engine="reference")
-    try:
-        envs.step(a)
-    finally:
-        window.epoch_step = original  # type: ignore[assignment]
-    world, users, budget = captured["args"]
-    n_users = len(users.group)
-    times = []
-    for _ in range(max(runs, 3)):
-        start = time.perf_counter()
-        original(world, users, budget)
-        times.append(time.perf_counter() - start)
-    epochs = envs.config.sim.n_epochs
-    return step_s / (n_users * epochs), statistics.median(times) / n_users, n_users
+def rate_release(python: str, layout: str, periods: int) -> dict[str, Any]:
+    """One SlicingEnv of the installation behind ``python`` (another venv)."""
+    code = _SINGLE.format(sites=LAYOUTS[layout], warmup=SETTINGS["warmup"], periods=periods)
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    wall, cpu, version = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"rate": periods / wall, "cpu_rate": periods / cpu, "version": version}
 
 
 def peak_mb(layout: str, n: int) -> float:
@@ -135,65 +151,77 @@ def peak_mb(layout: str, n: int) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+def measure(layout: str, sizes: list[int], args: argparse.Namespace) -> dict[str, Any]:
+    """Every variant of ``layout``, interleaved ``args.runs`` times; the medians."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for _ in range(args.runs):
+        rows.setdefault("reference", []).append(rate_single(layout, "reference", args.periods))
+        rows.setdefault("compiled", []).append(rate_single(layout, "compiled", args.periods))
+        if args.release_python:
+            rows.setdefault("release", []).append(
+                rate_release(args.release_python, layout, args.periods)
+            )
+        rows.setdefault("async2", []).append(rate_async(layout, args.periods))
+        for n in sizes:
+            rows.setdefault(f"vec{n}", []).append(rate_vector(layout, n, args.periods))
+    med = {}
+    for key, runs in rows.items():
+        med[key] = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "version"}
+        if "version" in runs[0]:
+            med[key]["version"] = runs[0]["version"]
+    mem1 = peak_mb(layout, 1)
+    for n in sizes:
+        med[f"vec{n}"]["mem_mb"] = (peak_mb(layout, n) - mem1) / (n - 1) if n > 1 else mem1
+    return med
+
+
+def table(layout: str, med: dict[str, Any], sizes: list[int]) -> list[str]:
+    """The layout's markdown table (ratios against the reference and the compiled one env)."""
+    ref, one = med["reference"]["rate"], med["compiled"]["rate"]
+    lines = [
+        f"\n{layout}:",
+        "| variant | periods/s | vs reference env | vs compiled env | periods per CPU-s "
+        "| ns per user-epoch (CPU) | / floor | MB per replica |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    names = {"reference": "one SlicingEnv, reference engine",
+             "compiled": "one SlicingEnv, compiled engine",
+             "release": f"one SlicingEnv, slicesim {med.get('release', {}).get('version')}",
+             "async2": "AsyncVectorEnv of 2 compiled SlicingEnv"}  # fmt: skip
+    for key in [*names, *(f"vec{n}" for n in sizes)]:
+        if key not in med:
+            continue
+        r = med[key]
+        label = names.get(key, f"SlicingVectorEnv({key[3:]})")
+        ns = 1e9 / (r["cpu_rate"] * r["user_epochs"]) if r.get("user_epochs") else float("nan")
+        mem = f"{r['mem_mb']:.2f}" if "mem_mb" in r else "-"
+        lines.append(f"| {label} | {r['rate']:.0f} | {r['rate'] / ref:.1f}x "
+                     f"| {r['rate'] / one:.2f}x | {r['cpu_rate']:.0f} | {ns:.0f} "
+                     f"| {ns / FLOOR_NS:.1f} | {mem} |")  # fmt: skip
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="1,4,16,64,256", help="replica counts N")
+    parser.add_argument("--sizes", default="16,64,256", help="replica counts N")
     parser.add_argument("--layouts", default="paper,19 sites")
-    parser.add_argument("--periods", type=int, default=10, help="steps per timing")
+    parser.add_argument("--periods", type=int, default=20, help="steps per timing")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=30, help="steps before each timing")
+    parser.add_argument("--release-python", help="a python whose slicesim to time beside")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     SETTINGS["warmup"] = args.warmup
     all_sizes = [int(s) for s in args.sizes.split(",")]
-    layouts = args.layouts.split(",")
     start = time.perf_counter()
     results: dict[str, Any] = {}
-    for layout in layouts:
-        rows: dict[str, list[float]] = {}
+    for layout in args.layouts.split(","):
         sizes = [n for n in all_sizes if n <= MAX_REPLICAS[layout]]
-        for _ in range(args.runs):  # interleaved: every variant once per run
-            # the baselines over more periods: their rates are the ratios' denominators
-            rows.setdefault("single", []).append(rate_gym(layout, 1, args.periods, "sync"))
-            rows.setdefault("async2", []).append(rate_gym(layout, 2, args.periods, "async"))
-            for n in sizes:
-                rows.setdefault(f"vec{n}", []).append(rate_vector(layout, n, args.periods))
-                if 1 < n <= 64:
-                    rows.setdefault(f"sync{n}", []).append(
-                        rate_gym(layout, n, args.periods, "sync")
-                    )
-        med = {k: statistics.median(v) for k, v in rows.items()}
-        mem1 = peak_mb(layout, 1)
-        per = {}
-        for n in sizes:
-            total, floor, users = floor_per_user_epoch(layout, n, args.runs)
-            per[n] = {
-                "vector": med[f"vec{n}"],
-                "sync": med.get(f"sync{n}"),
-                "mem_mb": peak_mb(layout, n) if n > 1 else mem1,
-                "us_user_epoch": total * 1e6,
-                "floor_us": floor * 1e6,
-                "users": users,
-            }
-        results[layout] = {"single": med["single"], "async2": med["async2"], "sizes": per}
-        print(f"\n{layout}: one SlicingEnv {med['single']:.0f} periods/s, "
-              f"AsyncVectorEnv of 2 (2 workers) {med['async2']:.0f} periods/s")  # fmt: skip
-        print(
-            "| N | SlicingVectorEnv periods/s | vs one env | vs async 2 | SyncVectorEnv(N) "
-            "| peak MB | MB per replica | us per user-epoch | floor us | step / floor |"
-        )
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for n, r in per.items():
-            sync = "-" if r["sync"] is None else f"{r['sync']:.0f}"
-            mb = "-" if n == 1 else f"{(r['mem_mb'] - mem1) / (n - 1):.2f}"
-            print(f"| {n} | {r['vector']:.0f} | {r['vector'] / med['single']:.1f}x "
-                  f"| {r['vector'] / med['async2']:.1f}x | {sync} | {r['mem_mb']:.0f} | {mb} "
-                  f"| {r['us_user_epoch']:.3f} | {r['floor_us']:.3f} "
-                  f"| {r['us_user_epoch'] / r['floor_us']:.1f} |")  # fmt: skip
+        results[layout] = measure(layout, sizes, args)
+        print("\n".join(table(layout, results[layout], sizes)), flush=True)
     print(f"\n{time.perf_counter() - start:.0f} s in all")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=2)
+        Path(args.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ SCRIPTS = {
     "td3_speed.py": ["--runs", "1", "--periods", "3"],
     "vector_speed.py": [
         "--sizes",
-        "1,3",
+        "3",
         "--periods",
         "2",
         "--runs",

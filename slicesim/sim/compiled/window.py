@@ -296,29 +296,29 @@ def simulate(
         rngs = recording.generators()
     elif offered is not None:
         offered.append(Recording(rngs))
-    n_slices, n_cells = world.n_slices, world.n_cells
-    n0 = np.empty((draws, n_slices), dtype=np.int64)
-    cap0 = np.empty(draws, dtype=np.int64)
-    rate = np.empty((draws, n_slices))
-    for k, (w, inp, rng) in enumerate(zip(worlds, inputs, rngs, strict=True)):
-        # the reference's first draws and row estimate (population.Population), in Python
-        users_mean = w.users_per_cell * inp.mask * w.n_cells
-        per_s = users_mean / w.session_s
-        n0[k] = rng.poisson(users_mean)
-        expected = int(n0[k].sum() + np.ceil(per_s.sum() * sim.window_s))
-        cap0[k] = expected + 4 * math.isqrt(expected) + 16
-        rate[k] = per_s * inp.active.any(axis=0)
+    n_cells = world.n_cells
+    one_period = all(inp is inputs[0] for inp in inputs)
+    periods = [inputs[0]] if one_period else list(inputs)
+    active = np.stack([p.active for p in periods])
+    # the reference's first draws and row estimate (population.Users.drawn), in Python: the
+    # users in session at the start, per slice (each draw from its own generator)
+    users_mean = world.users_per_cell * np.stack([p.mask for p in periods]) * n_cells
+    per_s = users_mean / world.session_s  # sessions/s per slice, (periods, n_slices)
+    n0 = np.stack([rng.poisson(users_mean[k if len(periods) > 1 else 0])
+                   for k, rng in enumerate(rngs)])  # fmt: skip
+    rows = np.ceil(per_s.sum(axis=1) * sim.window_s)  # per row, the reference's own sums
+    expected = (n0.sum(axis=1) + rows).astype(np.int64)
+    cap0 = np.array([e + 4 * math.isqrt(e) + 16 for e in expected.tolist()], dtype=np.int64)
+    rate = np.broadcast_to(per_s * active.any(axis=1), n0.shape)
     bitgen = np.array([address(rng) for rng in rngs], dtype=np.uintp)
     kinds = np.array([kind(rng) for rng in rngs], dtype=np.int64)
     shared_world = all(w is world for w in worlds)
     distinct = [world] if shared_world else list(worlds)
     world_of = np.zeros(draws, np.int64) if shared_world else np.arange(draws, dtype=np.int64)
-    one_period = all(inp is inputs[0] for inp in inputs)
-    periods = [inputs[0]] if one_period else list(inputs)
     copies = inputs[0].xs.shape[0]
     n_groups = world.n_groups
-    budget = np.stack([prb_budgets(p.xs, world.n_prb).reshape(copies, n_groups) for p in periods])
-    active = np.stack([p.active for p in periods])
+    xs = np.stack([p.xs for p in periods])
+    budget = prb_budgets(xs, world.n_prb).reshape(len(periods), copies, n_groups)
     n_epochs = epochs_in_window(sim.window_s, sim.epoch_s)
     frozen = np.zeros((draws, 0, n_cells)) if frozen is None else frozen
     thresholds, bps_of = link.cqi_tables()
@@ -330,7 +330,7 @@ def simulate(
     out_epochs = np.zeros(draws, dtype=np.int64)
     run = _parallel if draws >= PARALLEL_DRAWS and numba.get_num_threads() > 1 else _serial
     run(
-        bitgen, kinds, n0, cap0, rate, active, world_of,
+        bitgen, kinds, n0, cap0, np.ascontiguousarray(rate), active, world_of,
         np.stack([w.drop_cdf for w in distinct]),
         np.array([w.pool_gain.ctypes.data for w in distinct], dtype=np.uintp),
         np.array([w.pool_cell.ctypes.data for w in distinct], dtype=np.uintp),
