@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -126,7 +128,15 @@ def rate_async(layout: str, periods: int) -> dict[str, float]:
 def rate_release(python: str, layout: str, periods: int) -> dict[str, Any]:
     """One SlicingEnv of the installation behind ``python`` (another venv)."""
     code = _SINGLE.format(sites=LAYOUTS[layout], warmup=SETTINGS["warmup"], periods=periods)
-    done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(  # from another folder: not the checkout's slicesim
+        [python, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tempfile.gettempdir(),
+        env=env,
+    )
     wall, cpu, version = json.loads(done.stdout.strip().splitlines()[-1])
     return {"rate": periods / wall, "cpu_rate": periods / cpu, "version": version}
 

@@ -228,14 +228,21 @@ def _one_draw(
 
 
 def _all_draws(*args: Any) -> None:
-    """:func:`_one_draw` for every draw (``args`` as :func:`_one_draw`'s after ``d``)."""
-    for d in prange(len(args[0])):
+    """:func:`_one_draw` for every draw, one after the other (``args`` as :func:`_one_draw`'s
+    after ``d``)."""
+    for d in range(len(args[0])):
         _one_draw_jit(d, *args)
+
+
+def _all_draws_threaded(*args: Any) -> None:
+    """:func:`_all_draws` on numba's threads (a draw at a time)."""
+    for d in prange(len(args[0])):
+        _one_draw_jit(np.int64(d), *args)  # a signed index (numba's parallel one is unsigned)
 
 
 _one_draw_jit = njit(cache=True, nogil=True)(_one_draw)
 _serial = njit(cache=True, nogil=True)(_all_draws)
-_parallel = njit(cache=True, nogil=True, parallel=True)(_all_draws)
+_parallel = njit(cache=True, nogil=True, parallel=True)(_all_draws_threaded)
 
 
 class Recording:
@@ -328,19 +335,21 @@ def simulate(
     out_trace = np.zeros((draws, copies, n_epochs, n_cells))
     out_end = np.zeros((draws, copies, n_cells))
     out_epochs = np.zeros(draws, dtype=np.int64)
-    run = _parallel if draws >= PARALLEL_DRAWS and numba.get_num_threads() > 1 else _serial
-    run(
-        bitgen, kinds, n0, cap0, np.ascontiguousarray(rate), active, world_of,
-        np.stack([w.drop_cdf for w in distinct]),
-        np.array([w.pool_gain.ctypes.data for w in distinct], dtype=np.uintp),
-        np.array([w.pool_cell.ctypes.data for w in distinct], dtype=np.uintp),
-        world.pool_cell.shape[1], world.session_s, world.bursts.table, world.bursts.offset,
-        world.bursts.guide,
-        world.burst_bits, world.offered_bps * sim.buffer_s, budget, np.ascontiguousarray(warm),
-        np.ascontiguousarray(frozen, dtype=np.float64), thresholds, bps_of, world.noise_mw,
-        float(sim.window_s), float(sim.epoch_s), n_epochs, world.n_prb, float(sim.buffer_s),
-        out_per_copy, out_shared, out_prb, out_trace, out_end, out_epochs,
-    )  # fmt: skip
+    threaded = draws >= PARALLEL_DRAWS and numba.get_num_threads() > 1
+    run = _parallel if threaded else _serial
+    with numba.parallel_chunksize(1 if threaded else 0):  # a draw at a time: a busy core lags
+        run(
+            bitgen, kinds, n0, cap0, np.ascontiguousarray(rate), active, world_of,
+            np.stack([w.drop_cdf for w in distinct]),
+            np.array([w.pool_gain.ctypes.data for w in distinct], dtype=np.uintp),
+            np.array([w.pool_cell.ctypes.data for w in distinct], dtype=np.uintp),
+            world.pool_cell.shape[1], world.session_s, world.bursts.table, world.bursts.offset,
+            world.bursts.guide, world.burst_bits, world.offered_bps * sim.buffer_s, budget,
+            np.ascontiguousarray(warm), np.ascontiguousarray(frozen, dtype=np.float64),
+            thresholds, bps_of, world.noise_mw, float(sim.window_s), float(sim.epoch_s),
+            n_epochs, world.n_prb, float(sim.buffer_s),
+            out_per_copy, out_shared, out_prb, out_trace, out_end, out_epochs,
+        )  # fmt: skip
     assert (out_epochs == n_epochs).all(), "the compiled window ran another number of epochs"
     shape = (draws, copies, n_groups)
     sums = {name: out_per_copy[:, r] for r, name in enumerate(PER_COPY_SUMS)}
