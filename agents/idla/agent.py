@@ -11,7 +11,7 @@ Two agents share this class:
   yardsticks (equal shares and the stochastic simulator oracle). Each part is switchable.
 
 Why ``idla`` departs from the paper is measured by ``benchmarks/idla_diagnose.py``; the figures
-and the reasoning are in ``benchmarks/RESULTS.md`` (section *idla_diagnose.py*). In short: an
+and the reasoning are in ``benchmarks/RESULTS.md`` (*Why idla departs from the paper*). In short: an
 estimator trained once on H0's random allocations overestimates r in the states the controller
 itself creates (a shift of distribution), the median r that MAE learns overstates the expected
 utility where r is noisy, and the search lives on those errors. On slicesim 0.1's network that
