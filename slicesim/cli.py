@@ -81,6 +81,7 @@ def _run_options(args: argparse.Namespace) -> Any:
 
 def _bench(args: argparse.Namespace) -> int:
     from slicesim.experiments.bench import bench
+    from slicesim.experiments.report import summary_table
 
     check_output_dir(args.out)
     agents = [a for a in args.agents.split(",") if a] + list(args.agent or [])
@@ -93,9 +94,14 @@ def _bench(args: argparse.Namespace) -> int:
         overrides=_overrides(args.set, "bench"),
         pretrain_scenario=args.pretrain_scenario,
     )
-    print(f"ran {len(result.ran)} runs, kept {len(result.skipped)} finished ones")
-    if result.report is not None and not args.quiet:
+    kept = f"; {len(result.skipped)} finished ones re-used" if result.skipped else ""
+    print(f"{len(result.ran)} runs done{kept}; wrote {result.report}, bench.json and the figures")
+    if result.report is None or args.quiet:
+        return 0
+    if args.verbose:
         print(result.report.read_text())
+    elif result.numbers is not None:
+        print(summary_table(result.numbers, result.meta, result.report))
     return 0
 
 
@@ -174,6 +180,11 @@ def _add_bench(sub: Any) -> None:
         help="transfer: learning agents train on A, then deploy here",
     )
     p.add_argument("--csv", action="store_true", help="also write each run's trajectory.csv")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the whole report (default: a summary table; the report is in OUT/report.md)",
+    )
     p.set_defaults(func=_bench)
 
 

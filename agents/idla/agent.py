@@ -11,7 +11,7 @@ Two agents share this class:
   yardsticks (equal shares and the stochastic simulator oracle). Each part is switchable.
 
 Why ``idla`` departs from the paper is measured by ``benchmarks/idla_diagnose.py``; the figures
-and the reasoning are in ``benchmarks/RESULTS.md`` (section *idla_diagnose.py*). In short: an
+and the reasoning are in ``benchmarks/RESULTS.md`` (*Why idla departs from the paper*). In short: an
 estimator trained once on H0's random allocations overestimates r in the states the controller
 itself creates (a shift of distribution), the median r that MAE learns overstates the expected
 utility where r is noisy, and the search lives on those errors. On slicesim 0.1's network that
@@ -27,8 +27,11 @@ Hence ``idla``:
    agent's own periods joins the buffer, and the estimator is refreshed (warm-started) every
    ``refresh_every`` periods on the recent periods plus as many older samples: it becomes
    calibrated where the agent acts.
-3. **A safe start for a new slice set**: equal shares for ``safe_periods`` after a change, then a
-   refresh with the new set's samples before the estimator is trusted with it.
+3. **A safe start for a new slice set**: equal shares for ``safe_hours`` of network time after a
+   change (6 h: 24 periods of ``paper``'s 15 min, 12 of 30 min), then a refresh with the new
+   set's samples before the estimator is trusted with it. The hold never takes more than half of
+   what is left of the phase the change starts (:meth:`IDLAAgent.safe_periods`): on a short
+   timeline, e.g. ``small``'s 16-period H2, ``idla`` still acts for the other half.
 4. **A trust region around equal shares** (``trust``): each share stays within ``trust`` of the
    equal split, where the data are; the gains the simulator oracle finds lie within it.
 5. **The fast exact solver** :func:`agents.idla.solve` (estimator on a grid, exact knapsack, a
@@ -71,8 +74,9 @@ class OnlineConfig(Validated):
         refresh_epochs: epochs of one refresh (warm start).
         recent_periods: a refresh trains on the samples of these last periods and as many
             samples drawn from the older ones.
-        safe_periods: after a slice-set change, periods of equal shares before the estimator
-            (refreshed with them) decides again.
+        safe_hours: after a slice-set change, hours of network time of equal shares before the
+            estimator (refreshed with them) decides again; in periods, rounded, and at most half
+            of what is left of the phase the change starts (:meth:`IDLAAgent.safe_periods`).
         trust: largest distance of a share from the equal split (None: no bound); at least the
             solver's grid step 0.05, so that the region always holds a grid point.
     """
@@ -80,7 +84,7 @@ class OnlineConfig(Validated):
     refresh_every: int = num(0, 10**9, 96)
     refresh_epochs: int = num(0, 10**6, 15)
     recent_periods: int = num(0, 10**9, 288)
-    safe_periods: int = num(0, 10**9, 24)
+    safe_hours: float = num(0, 10**6, 6.0, "h")
     trust: float | None = num(0.05, 1, 0.2)
 
 
@@ -177,8 +181,10 @@ class IDLAAgent(Agent):
         if self.model is None:
             return self.explore(active)
         period = self.schedule.period
-        if changed and self.online is not None and self.online.safe_periods > 0:
-            self.safe_until = period + self.online.safe_periods
+        if changed and self.online is not None:
+            hold = self.safe_periods(period)
+            if hold > 0:
+                self.safe_until = period + hold
         if period < self.safe_until:
             self.last = (equal_split(active), active)
             return self.last[0]
@@ -255,6 +261,22 @@ class IDLAAgent(Agent):
         return cls(estimator=model, **kwargs)
 
     # ------------------------------------------------------------------ steps
+
+    def safe_periods(self, period: int) -> int:
+        """Periods of equal shares after a slice-set change at ``period``.
+
+        ``online.safe_hours`` in this network's periods, rounded, but at most half of the periods
+        left in the timeline phase that ``period`` is in, so that a hold never covers a whole
+        phase: 24 periods on ``paper`` (15-min periods, 2000-period H2), 8 on ``small`` (30-min
+        periods, 16-period H2: 12 would leave it 4).
+        """
+        if self.online is None:
+            return 0
+        config = self.spec.config
+        wanted = round(self.online.safe_hours * 3600 / config.sim.period_s)
+        later = [p.start for p in config.timeline.phases if p.start > period]
+        end = min([config.timeline.n_periods, *later])
+        return max(0, min(wanted, (end - period) // 2))
 
     def explore(self, active: np.ndarray) -> np.ndarray:
         """Uniformly random shares on each cell's active slices (Dirichlet(1), rows sum to 1)."""

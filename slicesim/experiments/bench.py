@@ -12,10 +12,11 @@ rerun resumes where it stopped. Every file is written atomically.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slicesim.config import ConfigError, ScenarioConfig, load_scenario
 from slicesim.experiments.jobs import Job, RunOptions, execute, seed_list
@@ -32,6 +33,9 @@ from slicesim.experiments.registry import (
 )
 from slicesim.io import atomic_write
 from slicesim.rollout import default_every
+
+if TYPE_CHECKING:
+    from slicesim.experiments.report import BenchNumbers
 
 __all__ = [
     "BUILTIN_AGENTS",
@@ -61,6 +65,10 @@ class BenchResult:
     ran: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     report: Path | None = None
+    numbers: BenchNumbers | None = None
+    """Every number of the report (:class:`~slicesim.experiments.report.BenchNumbers`)."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """How the benchmark ran (``bench.json``'s settings: scenario, seeds, quick, roles...)."""
 
 
 def scenario_overrides(
@@ -210,7 +218,7 @@ def bench(
             str(out / folder),
             settings[spec],
             csv,
-            progress=progress and workers <= 1,
+            progress=False,  # the executor shows one bar over every run's periods
             **kw,
         )
 
@@ -257,6 +265,10 @@ def bench(
                 ]
     result = BenchResult(out)
     result.skipped = [j.folder for j in [*pretrain_jobs, *jobs] if j.finished()]
+    if progress:
+        todo = len(pretrain_jobs) + len(jobs) - len(result.skipped)
+        kept = f"; {len(result.skipped)} finished ones re-used from {out}" if result.skipped else ""
+        print(f"{todo} runs to do on {workers} worker(s){kept}", file=sys.stderr, flush=True)
     first = pretrain_jobs + [j for j in jobs if j.load_from is None]
     first.sort(key=lambda j: "sim-oracle" not in j.agent)  # the longest runs start first
     result.ran = execute(first, executor, workers, opts.address, progress)
@@ -273,9 +285,11 @@ def bench(
         agents,
         settings,
         transfer=transfer,
+        full_periods=load_scenario(scenario).timeline.n_periods,
     )
     meta["engine"] = engines_of([*pretrain_jobs, *jobs])
     result.report, numbers = write_report(out, config, jobs, meta)
+    result.numbers, result.meta = numbers, {**meta, "n_periods": config.timeline.n_periods}
     with atomic_write(out / "bench.json") as fh:
         json.dump(
             {**meta, "jobs": [asdict(j) for j in jobs], "ran": result.ran, **numbers.as_dict()},

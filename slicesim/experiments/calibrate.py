@@ -28,6 +28,7 @@ from slicesim.sim.calibration import (
 
 __all__ = [
     "calibration_table",
+    "network_differences",
     "plot_calibration",
     "radio_calibration",
     "reference_run",
@@ -96,6 +97,8 @@ def radio_calibration(
         result["max_abs_difference_db"][name] = max(
             abs(v) for d in diff.values() for v in d.values()
         )
+        if reference is None:
+            result.setdefault("network_differences", {})[name] = network_differences(config, name)
     return result
 
 
@@ -124,13 +127,43 @@ def calibration_table(result: dict[str, Any]) -> str:
         f"{100 * cap['users_snr_below_5db']:.1f} %; indoor {100 * cap['indoor']:.0f} %."
     )
     worst = ", ".join(f"{k} {v:.2f} dB" for k, v in result["max_abs_difference_db"].items())
-    lines.append(f"Largest difference at 5 / 50 / 95 % against {worst}.")
-    if result["reference"] is None:
-        lines.append(
-            "(The references run their own carrier, power and 19-site layout: context, not a "
-            "target; `slicesim calibrate --reference NAME` runs a reference's own network.)"
-        )
+    if result["reference"] is not None:
+        lines.append(f"Largest difference at 5 / 50 / 95 % against {worst}.")
+        return "\n".join(lines)
+    lines += [
+        f"Differences at 5 / 50 / 95 % to the references, largest: {worst}.",
+        "",
+        f"These are not calibration errors: {result['scenario']} is not a reference network. A "
+        "reference runs its own network, so its curves differ from this scenario's by design:",
+        *(
+            f"- {name} (this scenario vs the reference): {text}"
+            for name, text in result.get("network_differences", {}).items()
+        ),
+        "A lower carrier or a denser layout lowers the coupling loss (free-space loss grows "
+        "with 20 log10 of the carrier: 7.3 dB from 2.6 to 6 GHz), more power raises the "
+        "geometry where noise matters, and fewer sites leave fewer interferers. The radio "
+        "model's own error is measured on a reference's network: `slicesim calibrate "
+        "--reference NAME` (within 0.81 dB of all three on slicesim 0.2).",
+    ]
     return "\n".join(lines)
+
+
+def network_differences(config: ScenarioConfig, name: str) -> str:
+    """How ``config``'s network differs from reference ``name``'s, in words (``this vs
+    reference`` for the carrier, power, bandwidth, layout, antenna and indoor users)."""
+    ref = reference_config(name)
+    facts = [
+        ("carrier", lambda c: f"{c.radio.carrier_ghz:g} GHz"),
+        ("power", lambda c: f"{c.radio.tx_power_dbm:g} dBm"),
+        ("bandwidth", lambda c: f"{c.radio.n_prb} PRBs"),
+        ("sites", lambda c: f"{c.layout.n_sites}"),
+        ("ISD", lambda c: f"{c.layout.isd_m:g} m"),
+        ("antenna", lambda c: f"{c.radio.antenna.elements} element(s)"),
+        ("indoor users", lambda c: f"{100 * c.radio.indoor.fraction:g} %"),
+        ("radio model", lambda c: c.radio.model),
+    ]
+    said = [f"{what} {fmt(config)} vs {fmt(ref)}" for what, fmt in facts if fmt(config) != fmt(ref)]
+    return ", ".join(said) if said else "the same network parameters"
 
 
 def plot_calibration(result: dict[str, Any], path: str | Path) -> None:

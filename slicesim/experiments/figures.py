@@ -127,17 +127,26 @@ def fig4_throughput(
 def fig5_cdf(
     runs: dict[str, Trajectory], collect: int, every: int, path: Path, references: set[str]
 ) -> None:
-    """Per slice set, the CDF of r over the scored periods; ``references`` dashed."""
+    """Per slice set with scored periods, the CDF of r over them; ``references`` dashed.
+
+    A slice set without scored periods (e.g. one that ends within H0) gets no panel.
+    """
     plt = pyplot()
-    keys = list(dict.fromkeys(k for t in runs.values() for k in slice_set_keys(t)))
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.2), squeeze=False)
-    for ax, key in zip(axes[0], keys, strict=True):
-        for name, traj in runs.items():
-            p = traj.periods
-            sel = (slice_set_keys(traj) == key) & (p >= collect) & scored_periods(p, every)
-            if not sel.any():
-                continue
+    curves: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for name, traj in runs.items():
+        keys = slice_set_keys(traj)
+        p = traj.periods
+        scored = (p >= collect) & scored_periods(p, every)
+        for key in dict.fromkeys(keys[scored]):
+            sel = scored & (keys == key)
             r = np.sort(traj.stacked("r")[sel][traj.stacked("active")[sel]])
+            curves.setdefault(str(key), []).append((name, r))
+    n = max(1, len(curves))
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.2), squeeze=False)
+    if not curves:
+        axes[0, 0].text(0.5, 0.5, "no scored periods", ha="center", va="center")
+    for ax, (key, lines) in zip(axes[0], curves.items(), strict=False):
+        for name, r in lines:
             style = {"lw": 1.8, "ls": "--"} if name in references else {"lw": 1}
             ax.step(r, np.arange(1, len(r) + 1) / len(r), where="post", label=name, **style)
         ax.set(xlabel="QoS satisfaction r", ylabel="CDF", title=f"slices {key} (scored periods)")

@@ -6,19 +6,31 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
+from multiprocessing import Manager
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
+import gymnasium as gym
 from tqdm import tqdm
 
 from slicesim.experiments.registry import agent_class, agent_label, agent_role, make_agent
 from slicesim.io import atomic_write
 from slicesim.rollout import ORACLE_DRAWS
 
-__all__ = ["Job", "RunOptions", "execute", "run_job", "run_local", "run_ray", "seed_list"]
+__all__ = [
+    "Job",
+    "RunOptions",
+    "execute",
+    "job_periods",
+    "run_job",
+    "run_local",
+    "run_ray",
+    "seed_list",
+]
 
 
 def seed_list(seeds: int | Sequence[int]) -> list[int]:
@@ -133,6 +145,36 @@ class Job:
         return True
 
 
+def job_periods(job: Job) -> int:
+    """The periods a job runs: its scenario's timeline, overrides included."""
+    from slicesim.config import load_scenario
+
+    return load_scenario(job.scenario, job.overrides).timeline.n_periods
+
+
+class _Ticks(gym.Wrapper):  # type: ignore[type-arg]
+    """Counts the periods a run steps and reports them to ``report`` (a callable, or a queue
+    shared with the main process) at most every ``every_s`` seconds; :meth:`flush` sends the
+    rest. Spaces and the env under it are unchanged (``agents.run`` accepts the wrapper)."""
+
+    def __init__(self, env: gym.Env, report: Any, every_s: float = 0.25) -> None:
+        super().__init__(env)
+        self.report = report.put if hasattr(report, "put") else report
+        self.every_s, self.count, self.sent = every_s, 0, time.monotonic()
+
+    def step(self, action: Any) -> Any:
+        out = self.env.step(action)
+        self.count += 1
+        if time.monotonic() - self.sent >= self.every_s:
+            self.flush()
+        return out
+
+    def flush(self) -> None:
+        if self.count:
+            self.report(self.count)
+        self.count, self.sent = 0, time.monotonic()
+
+
 def _build_agent(job: Job) -> Any:
     if job.load_from is None:
         return make_agent(job.agent, job.options)
@@ -142,8 +184,14 @@ def _build_agent(job: Job) -> Any:
     return cls.load(job.load_from)
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Run one job in this process and write its results (the unit of work of every executor)."""
+def run_job(job: Job, ticks: Callable[[int], Any] | Any = None) -> dict[str, Any]:
+    """Run one job in this process and write its results (the unit of work of every executor).
+
+    Args:
+        job: the run.
+        ticks: where to report the periods done as they run: a callable taking a count, or a
+            queue (``put``) shared with the process that shows the progress; None: nowhere.
+    """
     import torch
 
     from slicesim.envs import make_env
@@ -153,7 +201,11 @@ def run_job(job: Job) -> dict[str, Any]:
     start = time.perf_counter()
     agent = _build_agent(job)
     env = make_env(job.scenario, job.overrides)
+    if ticks is not None:
+        env = _Ticks(env, ticks)
     trajectory = run(env, agent, progress=job.progress, seed=job.seed)
+    if isinstance(env, _Ticks):
+        env.flush()
     trajectory.agent = job.name
     folder = Path(job.folder)
     save_artifacts = getattr(agent, "save_artifacts", None)  # agents.base.Agent.save_artifacts
@@ -187,20 +239,46 @@ def execute(
 
 
 def run_local(jobs: Sequence[Job], workers: int, progress: bool = True) -> list[dict[str, Any]]:
-    """Run jobs in a local process pool (in this process when there is one worker)."""
-    bar = tqdm(total=len(jobs), desc="bench", unit="run", disable=not progress or not jobs)
-    done = []
+    """Run jobs in a local process pool (in this process when there is one worker).
+
+    With ``progress`` one bar counts the periods of all runs as they are simulated (the workers
+    report them every quarter of a second), the runs done beside it.
+    """
+    show = progress and bool(jobs)
+    total = sum(job_periods(job) for job in jobs) if show else 0
+    bar = tqdm(total=total, desc=f"{len(jobs)} runs", unit="period", disable=not show)
+    done: list[dict[str, Any]] = []
+
+    def finished(result: dict[str, Any]) -> None:
+        done.append(result)
+        bar.set_postfix_str(f"{len(done)}/{len(jobs)} runs done", refresh=True)
+
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
-            done.append(run_job(job))
-            bar.update()
+            finished(run_job(job, bar.update if show else None))
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for future in as_completed([pool.submit(run_job, job) for job in jobs]):
-                done.append(future.result())
-                bar.update()
+        with Manager() as manager, ProcessPoolExecutor(max_workers=workers) as pool:
+            queue = manager.Queue() if show else None
+            pending = {pool.submit(run_job, job, queue) for job in jobs}
+            while pending:
+                ready, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                _drain(queue, bar)
+                for future in ready:
+                    finished(future.result())
+            _drain(queue, bar)
     bar.close()
     return done
+
+
+def _drain(queue: Any, bar: Any) -> None:
+    """Move the periods the workers reported onto the bar."""
+    if queue is None:
+        return
+    while True:
+        try:
+            bar.update(queue.get_nowait())
+        except Empty:
+            return
 
 
 def run_ray(

@@ -202,7 +202,8 @@ def validate_kpis(
     period = busiest_period(net) if period is None else period
     start = time.perf_counter()
     cases = []
-    for load in loads:
+    for i, load in enumerate(loads):
+        began = time.perf_counter()
         config = base.replace({"traffic.load_scale": load})
         kpis, cell_loads = _load_case(config, models, levels, draws, period, seed, chunk)
         active = Network(config, seed=seed).active_mask(period).any(axis=0)
@@ -216,7 +217,11 @@ def validate_kpis(
         ]
         cases.append({"load": load, "frozen_cell_util": cell_loads.tolist(), "slices": slices})
         if progress is not None:
-            progress(f"load {load}: {time.perf_counter() - start:.0f} s")
+            now = time.perf_counter()
+            progress(
+                f"load {load} ({i + 1}/{len(loads)}): {now - began:.0f} s "
+                f"({now - start:.0f} s in all)"
+            )
     errors = {n: _errors(cases, n) for n in names}
     main = names[-1]
     return {

@@ -97,6 +97,9 @@ class SetMetrics:
     converged_p_r1: float
     recovery_periods: int | None
     decision_ms: float
+    recovery_measurable: bool = True
+    """The slice set lasts two days or more: a recovery is measured on whole days (shorter
+    blocks would compare different hours of the daily cycle, not a recovery)."""
 
     def subset(self, name: str) -> SubsetMetrics:
         """``all`` or ``busy``."""
@@ -118,7 +121,8 @@ class RunMetrics:
 
 
 def run_metrics(traj: Trajectory, collect: int, every: int, day: int) -> RunMetrics:
-    """One run's metrics per slice set: subsets ``all`` and ``busy``, recovery, timings.
+    """One run's metrics per slice set: subsets ``all`` and ``busy``, recovery (where the set
+    lasts two days or more), timings.
 
     Args:
         traj: the run.
@@ -137,14 +141,15 @@ def run_metrics(traj: Trajectory, collect: int, every: int, day: int) -> RunMetr
         sel = scored & (keys == key)
         live = np.flatnonzero((keys == key) & (periods >= collect))
         late = live[len(live) // 2 :]
-        block = max(1, min(day, len(live) // 4))
+        measurable = len(live) >= 2 * day
         target = 0.98 * float(mean_r[late].mean())
         sets[str(key)] = SetMetrics(
             all=traj.summarise(sel),
             busy=traj.summarise(busy_periods(demand, sel)),
             converged_p_r1=p_satisfied(r_all[late][active[late]]),
-            recovery_periods=recovery_periods(mean_r[live], target, block),
+            recovery_periods=recovery_periods(mean_r[live], target, day) if measurable else None,
             decision_ms=float(1e3 * np.median(traj.series("decision_s")[sel])),
+            recovery_measurable=measurable,
         )
     return RunMetrics(sets, float(traj.series("learn_s").sum()), dict(traj.meta.get("stats", {})))
 
@@ -175,7 +180,8 @@ class SetSummary:
     recovery_periods: Estimate
     converged_p_r1: Estimate
     recovered: str
-    """Seeds whose recovery ended, e.g. ``"2/3"``."""
+    """Seeds whose recovery ended, e.g. ``"2/3"``; ``"n/a"`` where the slice set lasts under
+    two days (:attr:`SetMetrics.recovery_measurable`)."""
     learn_s: Estimate
     learned: bool
     """Every seed's run learned (an agent's ``stats()["learned"]``; True if it does not say)."""
@@ -242,7 +248,11 @@ def summarise(
                 decision_ms=estimate([mine[s].decision_ms for s in seeds]),
                 recovery_periods=estimate([np.nan if v is None else v for v in recovery]),
                 converged_p_r1=estimate([mine[s].converged_p_r1 for s in seeds]),
-                recovered=f"{sum(v is not None for v in recovery)}/{len(recovery)}",
+                recovered=(
+                    f"{sum(v is not None for v in recovery)}/{len(recovery)}"
+                    if all(mine[s].recovery_measurable for s in seeds)
+                    else "n/a"
+                ),
                 learn_s=estimate([per_seed[s].learn_s for s in sorted(per_seed)]),
                 learned=all(m.stats.get("learned", True) for m in per_seed.values()),
             )

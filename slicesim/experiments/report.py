@@ -38,7 +38,14 @@ from slicesim.experiments.metrics import (
 from slicesim.io import atomic_write
 from slicesim.rollout import Trajectory
 
-__all__ = ["PAPER_ESTIMATOR_MAE", "BenchNumbers", "role_of", "write_report"]
+__all__ = [
+    "PAPER_ESTIMATOR_MAE",
+    "BenchNumbers",
+    "role_of",
+    "smoke_note",
+    "summary_table",
+    "write_report",
+]
 
 PAPER_ESTIMATOR_MAE = 0.0639
 """The paper's estimator test MAE of r (Hu et al., Section V-B)."""
@@ -126,8 +133,13 @@ def _recovery(
             continue
         reference = paper.get(agent, paper.get(agent.split(" (")[0], {}))
         for key, e in per.items():
+            recovery = (
+                "n/a (the slice set lasts under two days)"
+                if e.recovered == "n/a"
+                else f"{e.recovery_periods.text(0)} ({e.recovered} seeds)"
+            )
             lines.append(
-                f"| {agent} | {key} | {e.recovery_periods.text(0)} ({e.recovered} seeds) | "
+                f"| {agent} | {key} | {recovery} | "
                 f"{e.converged_p_r1.text(3)} | {reference.get(key, '')} |"
             )
     return lines
@@ -212,6 +224,61 @@ def _draws(meta: dict[str, Any], yardstick: str | None) -> int:
     return int(meta.get("settings", {}).get(yardstick, {}).get("draws", meta["oracle_draws"]))
 
 
+def smoke_note(n_seeds: int, n_periods: int, full_periods: int) -> str:
+    """What a one-seed or shortened run can say ("" for a run with intervals on the scenario's
+    whole timeline)."""
+    why = []
+    if n_seeds < 2:
+        why.append("one seed: no intervals")
+    if n_periods < full_periods:
+        why.append(f"the timeline compressed from {full_periods} to {n_periods} periods")
+    if not why:
+        return ""
+    return (
+        f"**A smoke run** ({'; '.join(why)}): it shows that every agent runs, not how they "
+        "rank. The signs of its differences may differ from the full 3-seed benchmark's "
+        "(`benchmarks/RESULTS.md`, the site's Results page)."
+    )
+
+
+def summary_table(
+    numbers: BenchNumbers, meta: dict[str, Any], report: Path | None = None, limit: int = 40
+) -> str:
+    """The report's gist in at most ``limit`` lines: per agent and slice set, over all scored
+    periods, the utility, ΔU vs the floor, the gap closed and P(r = 1); then where the full
+    report is."""
+    roles = meta.get("roles", {})
+    seeds = {s for per in numbers.per_run.values() for s in per}
+    n_periods = int(meta.get("n_periods", 0))
+    head = [
+        "| agent | slices | mean utility | ΔU vs equal | gap closed | P(r = 1) |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows = []
+    for agent, per in numbers.summary.items():
+        for key, e in per.items():
+            c = e.all
+            role = role_of(agent, roles)
+            mark = " ✓" if role != "floor" and verdict(c.diff_vs_equal) == "above" else ""
+            label = f"{agent} ({role})" if role in _REFERENCE_ROLES else agent
+            rows.append(
+                f"| {label} | {key} | {c.mean_utility.text()} | {c.diff_vs_equal.text()}{mark} | "
+                f"{c.gap_closed.text()} | {c.p_r1.text(3)} |"
+            )
+    note = smoke_note(len(seeds), n_periods, int(meta.get("full_periods", n_periods)))
+    tail = [
+        "",
+        *([note, ""] if note else []),
+        f"Full report (busy hours, recovery, decision times): {report or 'report.md'}"
+        " (--verbose prints it).",
+    ]
+    room = limit - len(head) - len(tail) - 2
+    if len(rows) > room:
+        rows = [*rows[: room - 1], f"| ... {len(rows) - room + 1} more rows in the report | |||||"]
+    scored = "all scored periods" + (", ✓ = interval above 0" if len(seeds) > 1 else "")
+    return "\n".join([f"Seeds {sorted(seeds)}; {scored}:", "", *head, *rows, *tail])
+
+
 def write_report(
     out: Path,
     config: ScenarioConfig,
@@ -257,6 +324,17 @@ def write_report(
         f"(phase starts {[p.start for p in config.timeline.phases]}); quick = {meta['quick']}. "
         f"Scored periods: {scored}. Values are means over seeds ± the 95 % interval half-width.",
         "",
+        *(
+            [note, ""]
+            if (
+                note := smoke_note(
+                    len(seeds),
+                    config.timeline.n_periods,
+                    int(meta.get("full_periods", config.timeline.n_periods)),
+                )
+            )
+            else []
+        ),
         f"Yardsticks: **{floor}** is the floor; **{yardstick}** replays the simulator and "
         f"picks the shares with the best mean utility over K = {_draws(meta, yardstick)} other "
         "draws of the same period (it knows the traffic statistics, not the draw): the "
@@ -278,10 +356,11 @@ def write_report(
         "",
         "## Recovery after a slice-set change and the paper's figures",
         "",
-        "Recovery = periods from the slice set's first scored period until the first block of a "
-        f"day ({day} periods; a quarter of the set's periods if that is shorter) whose mean r "
-        "reaches 98 % of the agent's converged mean (second half of the set's periods), over the "
-        "seeds that reach it; converged P(r = 1) over that second half.",
+        "Recovery = periods from the slice set's first scored period until the first day "
+        f"({day} periods) whose mean r reaches 98 % of the agent's converged mean (second half "
+        "of the set's periods), over the seeds that reach it; n/a where the set lasts under two "
+        "days (blocks shorter than a day would compare different hours of the daily cycle, not "
+        "a recovery). Converged P(r = 1) over that second half.",
         "",
         *_recovery(summary, roles, meta.get("paper", {})),
         "",

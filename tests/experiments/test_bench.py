@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
+import matplotlib.image as plt_image
 import numpy as np
 import pytest
 
-from agents import TD3Agent, run
+from agents import EqualAgent, TD3Agent, run
 from slicesim import load_scenario
 from slicesim.cli import main
 from slicesim.envs import make_env
 from slicesim.experiments.bench import bench, make_agent
-from slicesim.experiments.jobs import seed_list
+from slicesim.experiments.figures import fig5_cdf
+from slicesim.experiments.jobs import _Ticks, seed_list
+from slicesim.experiments.report import smoke_note, summary_table
 from slicesim.experiments.stats import estimate, gap_closed, paired
 
 SHORT = {"sim.window_s": 3.0, "timeline.n_periods": 30,
@@ -50,7 +54,8 @@ def test_bench_reads_every_agent_against_the_yardsticks(tmp_path):
     # the recovery table sets each learner beside the paper's figure its class declares, if any
     recovery = {line.split(" | ")[0] + " | " + line.split(" | ")[1]: line
                 for line in report.splitlines() if line.startswith(("| idla |", "| HalfFirst |"))
-                and "seeds) |" in line}  # fmt: skip
+                and "two days) |" in line}  # fmt: skip
+    # 10 periods of 30 min per slice set: no day to measure a recovery on, and it says so
     assert recovery["| idla | [1, 2, 3, 4]"].endswith("| 0.629 |")
     assert recovery["| HalfFirst | [1, 2, 3, 4]"].endswith("|  |")
     numbers = json.loads((tmp_path / "bench.json").read_text())
@@ -90,6 +95,62 @@ def test_oracle_every_scores_every_agent_on_the_same_periods(tmp_path):
     ]
     assert sets == [3, 3]  # H2 = [20, 30): periods 21, 24, 27
     assert "every 3-th period only" in (tmp_path / "report.md").read_text()
+
+
+def test_bench_says_what_it_does_shows_periods_as_they_run_and_a_short_summary(tmp_path, capsys):
+    out = tmp_path / "b"
+    args = ["bench", "--scenario", "small", "--agents", "equal,traffic,idla,sim-oracle",
+            "--seeds", "2", "--set", "sim.window_s=2", "--oracle-draws", "1", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    done = capsys.readouterr()
+    assert done.err.startswith("8 runs to do on 2 worker(s)\n")  # before anything runs
+    assert "384/384" in done.err and "8/8 runs done" in done.err  # 8 runs x 48 periods
+    summary = done.out.splitlines()
+    assert summary[0] == f"8 runs done; wrote {out / 'report.md'}, bench.json and the figures"
+    assert len(summary) - 1 <= 40 and "| idla | [1, 2, 3, 4] |" in done.out
+    assert "| sim-oracle (yardstick) | [1, 2, 4] |" in done.out
+    assert "# Benchmark report" not in done.out and "--verbose prints it" in done.out
+    # the same command again re-uses every run; --verbose prints the whole report
+    assert main([*args, "--verbose"]) == 0
+    again = capsys.readouterr()
+    assert again.err.startswith(f"0 runs to do on 2 worker(s); 8 finished ones re-used from {out}")
+    assert again.out.splitlines()[0].startswith("0 runs done; 8 finished ones re-used")
+    assert "# Benchmark report: small" in again.out and "### Slices [1, 2, 4]" in again.out
+
+
+def test_the_summary_keeps_to_its_limit_and_a_short_run_says_it_is_a_smoke_run(tmp_path):
+    result = bench("small", ["equal", "traffic", "tests.experiments.test_bench:HalfFirst"], 1,
+                   tmp_path, overrides=SHORT, progress=False)  # fmt: skip
+    assert result.numbers is not None
+    table = summary_table(result.numbers, result.meta, result.report, limit=12)
+    assert len(table.splitlines()) <= 12 and "more rows in the report" in table
+    full = summary_table(result.numbers, result.meta, result.report)
+    assert "more rows" not in full and full.count("| [1, 2") == 6  # 3 agents x 2 slice sets
+    note = "**A smoke run** (one seed: no intervals; the timeline compressed from 48 to 30 periods)"
+    assert note in full and note in (tmp_path / "report.md").read_text()
+    assert smoke_note(n_seeds=3, n_periods=5000, full_periods=5000) == ""
+
+
+def test_periods_are_reported_as_they_run():
+    counts: list[int] = []
+    env = _Ticks(make_env("small", {"sim.window_s": 2.0}), counts.append, every_s=0.0)
+    run(env, EqualAgent(), periods=5, progress=False, seed=0)
+    assert counts == [1, 1, 1, 1, 1]
+    batched: list[int] = []
+    env = _Ticks(make_env("small", {"sim.window_s": 2.0}), batched.append, every_s=3600.0)
+    run(env, EqualAgent(), periods=5, progress=False, seed=0)
+    env.flush()
+    assert batched == [5]
+
+
+def test_fig5_draws_only_slice_sets_with_scored_periods(tmp_path):
+    traj = run(make_env("small", {"sim.window_s": 2.0}), EqualAgent(), progress=False, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "No artists with labels found" for an empty panel
+        fig5_cdf({"equal": traj}, 32, 1, tmp_path / "one.png", set())  # H2 only is scored
+        fig5_cdf({"equal": traj}, 20, 1, tmp_path / "two.png", set())
+    one, two = (plt_image.imread(tmp_path / f"{n}.png").shape[1] for n in ("one", "two"))
+    assert two == 2 * one  # 4.2 inches a panel
 
 
 def test_stats_intervals_and_the_gap():

@@ -34,7 +34,12 @@ def test_calibrate_scenario_and_its_errors(tmp_path, capsys):
     result = json.loads((out / "calibration.json").read_text())
     assert result["radio_model"] == "legacy" and set(result["references"]) == set(REFERENCES)
     assert result["capacity"]["indoor"] == 0.0
-    assert "context, not a target" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    # a scenario's radio beside the references: the differences are the networks', and it says so
+    assert "These are not calibration errors: small is not a reference network" in said
+    assert "- tr38901-uma-6ghz (this scenario vs the reference): carrier 2.6 GHz vs 6 GHz" in said
+    assert "sites 1 vs 19" in said and "radio model legacy vs 3gpp" in said
+    assert "calibrate --reference NAME" in said
     assert main(["calibrate", "--reference", "tr99", "--out", str(tmp_path)]) == 2
     assert "invalid choice: 'tr99'" in capsys.readouterr().err
     assert main(["calibrate", "--set", "radio.model=2d", "--out", str(tmp_path)]) == 2

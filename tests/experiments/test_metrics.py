@@ -80,3 +80,24 @@ def test_summarise_reads_floor_and_yardstick_from_their_roles_not_names():
     assert e.recovered == "2/2" and e.learned
     alone = summarise({"mine": runs["mine"]}, floor=None, yardstick=None)["mine"]["[1, 2]"]
     assert alone.all.diff_vs_equal.n == 0  # no floor: no difference, not an error
+
+
+def test_recovery_is_measured_on_whole_days_only():
+    from agents import EqualAgent, run
+    from slicesim.envs import make_env
+    from slicesim.experiments.metrics import run_metrics
+
+    # 6-h periods: a day is 4 periods; [1, 2, 4] lasts 10 periods after H0, [1, 2, 3, 4] 6
+    timeline = {"sim.period_s": 21600.0, "sim.window_s": 2.0, "timeline.n_periods": 16,
+                "timeline.phases": [{"name": "H0", "start": 0, "slices": [1, 2, 4]},
+                                    {"name": "H1", "start": 2, "slices": [1, 2, 4]},
+                                    {"name": "H2", "start": 12, "slices": [1, 2, 3, 4]}]}  # fmt: skip
+    traj = run(make_env("small", timeline), EqualAgent(), progress=False, seed=0)
+    sets = run_metrics(traj, collect=2, every=1, day=4).sets
+    assert sets["[1, 2, 4]"].recovery_measurable
+    assert sets["[1, 2, 4]"].recovery_periods in (0, 4)  # a whole day, found within two
+    assert not sets["[1, 2, 3, 4]"].recovery_measurable  # 6 periods < two days
+    assert sets["[1, 2, 3, 4]"].recovery_periods is None
+    summary = summarise({"equal": {0: RunMetrics(sets, 0.0)}}, "equal", None)
+    assert summary["equal"]["[1, 2, 3, 4]"].recovered == "n/a"
+    assert summary["equal"]["[1, 2, 4]"].recovered == "1/1"

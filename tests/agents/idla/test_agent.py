@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from agents import IDLAAgent, IDLAPaperAgent, OracleAgent, run
+from agents.base import SlicingSpec
 from agents.idla.agent import OnlineConfig
 from agents.idla.estimator import TrainConfig
 from slicesim.envs import make_env
@@ -36,7 +37,7 @@ def test_collect_train_optimise_and_adapt_without_retraining(cls, tmp_path):
 
 
 def test_ours_keeps_learning_starts_a_new_slice_safely_and_gives_it_prbs():
-    online = OnlineConfig(refresh_every=4, refresh_epochs=2, safe_periods=3, trust=0.2)
+    online = OnlineConfig(refresh_every=4, refresh_epochs=2, safe_hours=1.5, trust=0.2)  # 3 periods
     agent = IDLAAgent(train=TrainConfig(target="utility", epochs=5), online=online)
     traj = run(make_env("small", TIMELINE), agent, progress=False, seed=2)
     x, active = traj.stacked("x"), traj.stacked("active")
@@ -63,3 +64,32 @@ def test_the_context_width_follows_the_env_history():
     traj = run(env, agent, progress=False, seed=1)
     assert agent.estimator.n_inputs == 9 and agent.buffer.arrays()[0].shape[1] == 9
     np.testing.assert_allclose(traj.stacked("x")[10:].sum(axis=2), 1.0, atol=1e-6)
+
+
+def test_ours_acts_after_the_slice_change_on_small():
+    # small's H2 is 16 periods of 30 min: a 6 h hold would leave 4 of them; it is bounded to half
+    traj = run(make_env("small"), IDLAAgent(), seed=0, progress=False)
+    x, active = traj.stacked("x"), traj.stacked("active")
+    equal = np.where(active, 1 / active.sum(axis=2, keepdims=True), 0.0)
+    moved = np.abs(x - equal).max(axis=(1, 2)) > 1e-6
+    h2 = traj.periods >= 32
+    assert not moved[h2][:8].any()  # the safe start: 8 periods of equal shares
+    assert moved[h2][8:].all()  # then its own shares, in every remaining period
+
+
+@pytest.mark.parametrize(
+    ("scenario", "overrides", "change", "hold"),
+    [
+        ("paper", {}, 3000, 24),  # 6 h of 15-min periods; H2 is 2000 periods
+        ("small", {}, 32, 8),  # 12 periods of 30 min would cover 3/4 of the 16-period H2
+        ("small", {"sim.period_s": 3600.0}, 32, 6),  # hours, not periods
+        ("small", {}, 47, 0),  # a change at the last period: no hold
+    ],
+)
+def test_the_safe_start_is_in_hours_and_never_a_whole_phase(scenario, overrides, change, hold):
+    spec = SlicingSpec.from_env(make_env(scenario, overrides))
+    agent, off = IDLAAgent(), IDLAAgent(online=OnlineConfig(safe_hours=0))
+    for a in (agent, off):
+        a.reset(spec, seed=0)
+    assert agent.safe_periods(change) == hold
+    assert off.safe_periods(change) == 0
