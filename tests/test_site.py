@@ -102,7 +102,10 @@ def test_formulas_render_as_math_and_the_api_links(site: dict[str, str]) -> None
     assert site["concepts/kpis/index.html"].count("<math") >= 4
     assert site["environments/index.html"].count("<math") >= 2
     # a role of the docstrings, now a link to the object's entry
-    assert 'href="#slicesim.envs.slicing_env.SlicingEnv.step"><code>step()</code></a>' in card
+    assert (
+        'href="#slicesim.envs.slicing_env.SlicingEnv.render"><code>SlicingEnv.render()</code></a>'
+        in card
+    )
     results = site["results/index.html"]
     assert results.count('class="glightbox"') >= 4  # the figures, zoomable
     # history lives apart: slicesim 0.1's and the K = 6 runs' commits only in the log
