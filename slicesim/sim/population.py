@@ -58,7 +58,7 @@ class Users:
         self.n = 0
         cells = world.n_cells
         self.gain = np.empty((0, cells))  # (rows, n_cells)
-        self.others = np.empty((0, cells))  # the gains with the serving cell's zeroed
+        self.others_t = np.empty((cells, 0))  # (n_cells, rows) the gains, the serving cell's 0
         self.own = np.empty(0)  # (rows,) the serving cell's gain
         self.cell = np.empty(0, dtype=np.intp)  # (rows,)
         self.group = np.empty(0, dtype=np.intp)  # (rows,) cell * n_slices + slice
@@ -99,7 +99,7 @@ class Users:
         d.world, d.active, d.copies, d.base = src.world, src.active, copies, base
         d.rng = None  # type: ignore[assignment]
         d.n = 0
-        d.gain, d.others, d.own, d.cell = src.gain, src.others, src.own, src.cell
+        d.gain, d.others_t, d.own, d.cell = src.gain, src.others_t, src.own, src.cell
         d.group, d.slice, d.start, d.end = src.group, src.slice, src.start, src.end
         rows = len(src.cell)
         d.backlog = np.zeros((copies, rows))
@@ -109,9 +109,9 @@ class Users:
     def _grow(self, count: int) -> None:
         gain, own, cell = self.world.sample_drops(count, self.rng)
         self.gain = np.concatenate([self.gain, gain])
-        others = gain.copy()
-        others[np.arange(count), cell] = 0.0
-        self.others = np.concatenate([self.others, others])
+        others = gain.T.copy()
+        others[cell, np.arange(count)] = 0.0
+        self.others_t = np.concatenate([self.others_t, others], axis=1)
         self.own = np.concatenate([self.own, own])
         self.cell = np.concatenate([self.cell, cell])
         self.group = np.concatenate([self.group, cell * self.world.n_slices])
@@ -165,14 +165,20 @@ class Users:
     def interference(self, util: np.ndarray, exact: bool) -> np.ndarray:
         """(copies or 1, n): interference power under the cell loads ``util`` (copies or 1,
         n_cells). Exact: per copy, the other cells' gains times their loads summed in cell
-        order (a running sum: the compiled engine adds them in the same order; a copy's result
-        does not depend on the others); else slicesim 0.1's product with the own term taken
-        off."""
+        order (a running sum, one cell at a time over every row: the compiled engine adds them
+        in the same order; a copy's result does not depend on the others); else slicesim 0.1's
+        product with the own term taken off."""
         n = self.n
-        if exact:
-            others = self.others[:n]
-            return np.stack([np.cumsum(others * u, axis=1)[:, -1] for u in util])
-        return util @ self.gain[:n].T - util[:, self.cell[:n]] * self.own[:n]
+        if not exact:
+            return util @ self.gain[:n].T - util[:, self.cell[:n]] * self.own[:n]
+        others = self.others_t[:, :n]
+        out, term = np.empty((len(util), n)), np.empty(n)
+        for total, u in zip(out, util, strict=True):
+            np.multiply(others[0], u[0], out=total)
+            for j in range(1, len(u)):
+                np.multiply(others[j], u[j], out=term)
+                total += term
+        return out
 
     def add_terms(self, values: dict[str, np.ndarray], lo: int = 0) -> None:
         """Add one epoch's per-user terms (:class:`~slicesim.sim.epoch.EpochResult` ``values``);
