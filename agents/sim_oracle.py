@@ -42,9 +42,12 @@ from agents.grid import best_levels, full_levels, grid_units
 from slicesim.envs import SlicingEnv
 from slicesim.rollout import ORACLE_DRAWS, scored_periods
 from slicesim.sim import Network, equal_split
-from slicesim.typed_config import ConfigError, Validated, num
+from slicesim.typed_config import ConfigError, Validated, choice, num
 
-__all__ = ["SimOracleAgent", "SimOracleConfig", "SimOracleHindsightAgent"]
+__all__ = ["SEARCHES", "SimOracleAgent", "SimOracleConfig", "SimOracleHindsightAgent"]
+
+SEARCHES = ("exact", "full")
+"""How a simulator oracle's level sweep runs (:attr:`SimOracleConfig.search`)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,11 @@ class SimOracleConfig(Validated):
             the default: its first sweep already starts from the last period's choice, and a
             second round cost 60 % more time for no measurable gain on ``paper``.
         seed: seeds the K draws (with the network's seed and the period).
+        search: how the level sweep runs: ``exact`` (the default: each (draw, cell, slice) runs
+            its levels in ascending order and stops at its first r = 1, whose higher levels
+            are then 1 too; compiled engine, :meth:`slicesim.Network.replay_levels`) or ``full``
+            (every level of every group replayed). Both give the same value tables and
+            decisions.
     """
 
     draws: int = num(1, 10**4, ORACLE_DRAWS)
@@ -69,6 +77,7 @@ class SimOracleConfig(Validated):
     step: float = num(0, 1, 0.05, lo_open=True)
     rounds: int = num(1, 100, 1)
     seed: int = num(0, 2**32 - 1, 0)
+    search: str = choice("exact", *SEARCHES)
 
     def _check(self) -> None:
         try:
@@ -108,6 +117,8 @@ class SimOracleAgent(Agent):
         self._replica: Network | None = None
         self.predicted: list[float] = []
         """Predicted mean utility of each evaluated period's choice (over its draws)."""
+        self.sweep_runs = [0, 0]
+        """(draw, level, cell-slice) runs the exact sweeps made, and all there were."""
 
     @classmethod
     def default_config(cls) -> SimOracleConfig:
@@ -123,13 +134,17 @@ class SimOracleAgent(Agent):
         super().reset(spec, seed)
         self._x_prev: np.ndarray | None = None
         self.predicted = []
+        self.sweep_runs = [0, 0]
 
     def stats(self) -> dict[str, Any]:
+        runs, all_runs = self.sweep_runs
         return {
             "draws": 1 if self.hindsight else self.draws,
             "every": self.every,
             "rounds": self.rounds,
             "hindsight": self.hindsight,
+            "search": self.config.search,
+            "sweep_runs": runs / all_runs if all_runs else None,  # share the exact sweep ran
         }
 
     # ------------------------------------------------------------------ interface
@@ -182,8 +197,8 @@ class SimOracleAgent(Agent):
         loads = first.cell_util[:, 0]
         seen = [x, equal]
         for _ in range(self.rounds):
-            swept = net.replay(sweep, states=states, frozen_util=loads, offered=offered)
-            table = np.log1p(swept.r).mean(axis=0).transpose(1, 2, 0)  # (cells, slices, levels)
+            r = self._sweep(net, sweep, states, loads, offered, active)
+            table = np.log1p(r).mean(axis=0).transpose(1, 2, 0)  # (cells, slices, levels)
             full = np.zeros((net.n_cells, net.n_slices, self.n_units + 1))
             full[..., levels] = table
             full[..., unused] = -np.inf
@@ -198,6 +213,23 @@ class SimOracleAgent(Agent):
                 best_x, best_u = x, u
             loads = replayed.cell_util[:, 0]
         return best_x, float(best_u)
+
+    def _sweep(
+        self,
+        net: Network,
+        sweep: np.ndarray,
+        states: list[dict[str, Any]],
+        loads: np.ndarray,
+        offered: list[Any],
+        active: np.ndarray,
+    ) -> np.ndarray:
+        """r of every (state, level, cell, slice) under the frozen ``loads``."""
+        if self.config.search == "full":
+            return net.replay(sweep, states=states, frozen_util=loads, offered=offered).r
+        r, runs = net.replay_levels(sweep, states, loads, offered, exact=True)
+        self.sweep_runs[0] += runs
+        self.sweep_runs[1] += r.shape[0] * r.shape[1] * int(np.count_nonzero(active))
+        return r
 
     def _start(self, active: np.ndarray) -> np.ndarray:
         """Last evaluated period's shares if the slice set is the same; else equal shares."""

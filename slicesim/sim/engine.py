@@ -24,7 +24,7 @@ from slicesim.sim.layout import Layout
 from slicesim.sim.link import LinkModel
 from slicesim.sim.scheduler import check_shares
 from slicesim.sim.traffic import TrafficMasks
-from slicesim.sim.window import PeriodInputs, simulate_window, simulate_windows
+from slicesim.sim.window import PeriodInputs, simulate_window, simulate_windows, sweep_levels
 from slicesim.sim.world import World
 
 __all__ = ["Network", "Replay", "run_periods"]
@@ -248,6 +248,66 @@ class Network:
         Raises:
             ValueError: a wrong shape, shares outside [0, 1], states of different periods.
         """
+        inputs, rngs, saved = self._what_if(xs, states, frozen_util)
+        try:
+            window = simulate_window(self.world, inputs, rngs, capture, offered)
+        finally:
+            self.set_state(saved)
+        kpis = window.sums.kpis(self.config.sim.window_s, self.n_prb)
+        r = qos(
+            kpis["thr_mbps"],
+            kpis["delay_ms"],
+            self.thr_need_mbps,
+            self.delay_need_ms,
+            kpis["served"],
+        )
+        active = inputs.active
+        return Replay(
+            x=inputs.xs,
+            active=active,
+            r=np.where(active, r, 1.0),
+            kpis=kpis,
+            cell_util=window.cell_util,
+        )
+
+    def replay_levels(
+        self,
+        xs: np.ndarray,
+        states: Sequence[dict[str, Any]],
+        frozen_util: np.ndarray,
+        offered: list[Any] | None = None,
+        exact: bool = True,
+    ) -> tuple[np.ndarray, int]:
+        """QoS satisfaction r of the coming period under share levels: :meth:`replay` of ``xs``
+        with frozen loads, each copy raising the shares of the one before (the oracles' level
+        sweep), reduced to r.
+
+        On the compiled engine each (state, cell, slice) runs level by level and, with
+        ``exact``, stops at its first r = 1: the higher levels' r is 1 too (the KPI model's
+        ``monotone``; :mod:`slicesim.sim.compiled.sweep`), the same numbers as the full sweep.
+
+        Returns:
+            r per (state, copy, cell, slice) (1 where inactive or unserved), and how many
+            (state, copy, group) runs it took.
+
+        Raises:
+            ValueError: as :meth:`replay`; copies that lower a share from one to the next.
+        """
+        inputs, rngs, saved = self._what_if(xs, states, frozen_util)
+        try:
+            needs = (self.thr_need_mbps, self.delay_need_ms)
+            return sweep_levels(self.world, inputs, rngs, needs, offered, exact)
+        finally:
+            self.set_state(saved)
+
+    def _what_if(
+        self,
+        xs: np.ndarray,
+        states: Sequence[dict[str, Any]] | None,
+        frozen_util: np.ndarray | None,
+    ) -> tuple[PeriodInputs, list[np.random.Generator], dict[str, Any]]:
+        """The window inputs and generators of a replay (checked), and the state to restore
+        after it: the network is moved to ``states[0]`` (restore it with ``set_state``)."""
         xs = np.asarray(xs, dtype=float)
         shape = (self.n_cells, self.n_slices)
         if xs.ndim != 3 or xs.shape[1:] != shape:
@@ -269,27 +329,16 @@ class Network:
         try:
             self.set_state(states[0])
             active = self.active_mask()
-            xs = np.where(active, xs, 0.0)
             rngs = [np.random.default_rng() for _ in states]
             for rng, st in zip(rngs, states, strict=True):
                 rng.bit_generator.state = copy.deepcopy(st["rng"])
             warm = np.stack([np.asarray(st["cell_util"], dtype=float) for st in states])
             frozen = None if frozen_util is None else np.asarray(frozen_util, dtype=float)
-            inputs = self._inputs(active, xs, warm, frozen)
-            window = simulate_window(self.world, inputs, rngs, capture, offered)
-        finally:
+            inputs = self._inputs(active, np.where(active, xs, 0.0), warm, frozen)
+        except Exception:
             self.set_state(saved)
-        kpis = window.sums.kpis(self.config.sim.window_s, self.n_prb)
-        r = qos(
-            kpis["thr_mbps"],
-            kpis["delay_ms"],
-            self.thr_need_mbps,
-            self.delay_need_ms,
-            kpis["served"],
-        )
-        return Replay(
-            x=xs, active=active, r=np.where(active, r, 1.0), kpis=kpis, cell_util=window.cell_util
-        )
+            raise
+        return inputs, rngs, saved
 
 
 def run_periods(

@@ -98,6 +98,10 @@ class KpiModel:
     """The compiled engine implements :meth:`epoch` of the class that declares this (in the class
     body that defines ``epoch``; a subclass overriding ``epoch`` runs on the reference engine,
     :mod:`slicesim.sim.engines`)."""
+    monotone: ClassVar[bool] = False
+    """With the cell loads frozen, a slice's r does not fall as its share grows: the oracles'
+    exact level sweep may then fill the levels above a slice's first r = 1 with 1 instead of
+    running them (:mod:`slicesim.sim.compiled.sweep`, which still checks the levels it runs)."""
     exact: ClassVar[bool] = True
     """The window's per-epoch arithmetic keeps every copy and group to itself (interference as
     one product per copy, water-filling summed per group), so a replayed copy equals the run bit
@@ -129,6 +133,9 @@ class UserPsKpis(KpiModel):
 
     name = "user_ps"
     compiled = True  # slicesim.sim.compiled.epoch
+    # more PRBs: a higher full rate, less work per user, less backlog; seen in every (draw, cell,
+    # slice) of 192 draws x 13 periods of paper (shared/reviews/speed-profile.md, section 4)
+    monotone = True
 
     def epoch(self, e: Epoch) -> tuple[np.ndarray, np.ndarray]:
         phi, rate = e.phi, e.rate

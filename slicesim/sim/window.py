@@ -31,12 +31,12 @@ import simpy
 
 from slicesim.sim.capture import Traffic, TrafficRecorder
 from slicesim.sim.epoch import EpochUsers, epoch_step
-from slicesim.sim.kpi import GroupSums
+from slicesim.sim.kpi import GroupSums, qos
 from slicesim.sim.population import Recording, Users
 from slicesim.sim.scheduler import prb_budgets
 from slicesim.sim.world import World
 
-__all__ = ["PeriodInputs", "Window", "simulate_window", "simulate_windows"]
+__all__ = ["PeriodInputs", "Window", "simulate_window", "simulate_windows", "sweep_levels"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,37 @@ def simulate_windows(
     if shared.engine == "compiled":
         return _compiled(worlds, inputs, warm, None, rngs, None)
     return _reference(worlds, inputs, warm, None, rngs, None)[0]
+
+
+def sweep_levels(
+    world: World,
+    inputs: PeriodInputs,
+    rngs: Sequence[np.random.Generator],
+    needs: tuple[np.ndarray, np.ndarray],
+    offered: list[Any] | None = None,
+    exact: bool = True,
+) -> tuple[np.ndarray, int]:
+    """r of every (draw, copy, cell, slice) of a level sweep - copies that raise the shares one
+    level at a time, the cell loads frozen - and how many (draw, copy, group) runs it made.
+
+    On the compiled engine a group runs level by level, and with ``exact`` (and a KPI model
+    whose r does not fall with the share) stops at its first r = 1 (:mod:`slicesim.sim.compiled.
+    sweep`): the same r as the full sweep. The reference engine runs the whole window.
+
+    Args:
+        world, inputs, rngs, offered: as :func:`simulate_window` (``inputs.frozen`` given).
+        needs: the slices' throughput (Mbit/s) and delay (ms) needs.
+        exact: stop each group at its first r = 1 (compiled engine).
+    """
+    recorded_by_reference = bool(offered) and isinstance(offered[0], Recording)  # type: ignore[index]
+    if world.engine == "compiled" and not recorded_by_reference:
+        from slicesim.sim.compiled.sweep import sweep
+
+        return sweep(world, inputs, rngs, offered, needs[0], needs[1], exact)
+    window = simulate_window(world, inputs, rngs, offered=offered)
+    kpis = window.sums.kpis(world.sim.window_s, world.n_prb)
+    r = qos(kpis["thr_mbps"], kpis["delay_ms"], needs[0], needs[1], kpis["served"])
+    return np.where(inputs.active, r, 1.0), int(np.prod(r.shape[:2])) * world.n_groups
 
 
 def _compiled(

@@ -63,10 +63,29 @@ def test_same_seed_same_choices_and_the_live_network_untouched(tmp_path):
     np.testing.assert_array_equal(after["cell_util"], before["cell_util"])
 
 
+@pytest.mark.parametrize(("scenario", "overrides"), [("paper", {"sim.window_s": 5.0}),
+                                                    ("small", {})])  # fmt: skip
+def test_the_exact_sweep_decides_as_the_full_one(scenario, overrides):
+    """search = exact (the levels above a slice's first r = 1 not run) and full pick the same
+    shares with the same predicted utility, period after period, on fewer runs."""
+    config = {**overrides, "timeline.n_periods": 40,
+              "timeline.phases": [{"name": "H1", "start": 0, "slices": [1, 2, 3, 4]}]}  # fmt: skip
+    shares, agents = {}, {}
+    for search in ("exact", "full"):
+        agents[search] = SimOracleAgent(draws=4, every=4, search=search)
+        env = make_env(scenario, config)
+        env.reset(seed=0)
+        shares[search] = run(env, agents[search], progress=False, seed=0).stacked("x")
+    np.testing.assert_array_equal(shares["exact"], shares["full"])
+    assert agents["exact"].predicted == agents["full"].predicted
+    assert 0 < agents["exact"].stats()["sweep_runs"] < 1
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"draws": 0}, r"draws = 0 is out of range: allowed \[1, 10000\]"),
+        ({"search": "greedy"}, r"search = 'greedy' is unknown: allowed \['exact', 'full'\]"),
         ({"every": -2}, r"every = -2 is out of range: allowed \[1, 1e\+06\]"),
         ({"rounds": 0}, r"rounds = 0 is out of range: allowed \[1, 100\]"),
         ({"step": 0.3}, r"step must divide 1"),

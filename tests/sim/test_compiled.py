@@ -230,3 +230,56 @@ def test_compiled_draws_take_numpys_numbers():
         np.testing.assert_array_equal(b, theirs.exponential(scale, n))
         np.testing.assert_array_equal(c, theirs.integers(0, high, n))
         assert ours.bit_generator.state == theirs.bit_generator.state
+
+
+def sweep_inputs(net: Network, period: int, draws: int = 6):
+    """The oracles' level sweep of ``period``: its draws, every level, the loads frozen at
+    equal shares'."""
+    state = net.get_state()
+    state["period"] = period
+    states = [{**state, "rng": np.random.default_rng([period, k]).bit_generator.state}
+              for k in range(draws)]  # fmt: skip
+    net.set_state(state)
+    active = net.active_mask()
+    levels = np.arange(1, 20) / 20
+    xs = np.broadcast_to(levels[:, None, None], (len(levels), *active.shape))
+    loads = net.replay(equal_split(active)[None], states=states).cell_util[:, 0]
+    return xs, states, loads
+
+
+@pytest.mark.parametrize(("scenario", "period"), [("paper", 70), ("paper", 10), ("paper", 3040),
+                                                  ("small", 30)])  # fmt: skip
+def test_the_exact_level_sweep_gives_the_full_sweeps_table(scenario, period):
+    """The level sweep group by group with an early exit at r = 1: the same r as replaying
+    every level, on fewer runs (busy, night, four slices; small)."""
+    net = Network(slicesim.load_scenario(scenario, {"sim.engine": "compiled"}), seed=4)
+    xs, states, loads = sweep_inputs(net, period)
+    full = net.replay(xs, states=states, frozen_util=loads).r
+    offered: list[Any] = []
+    exact, runs = net.replay_levels(xs, states, loads, offered, exact=True)
+    np.testing.assert_array_equal(exact, full)
+    every, all_runs = net.replay_levels(xs, states, loads, offered, exact=False)
+    np.testing.assert_array_equal(every, full)
+    n_states, n_levels = full.shape[:2]
+    assert all_runs == n_states * n_levels * net.active_mask().sum() and runs < all_runs
+    assert (full < 1).any()  # some slice misses its need at some level: the table says something
+    reference = Network(slicesim.load_scenario(scenario, {"sim.engine": "reference"}), seed=4)
+    reference.set_state(net.get_state())
+    np.testing.assert_array_equal(reference.replay_levels(xs, states, loads)[0], full)
+
+
+class NotMonotone(UserPsKpis):
+    """The default physics, without the claim that r does not fall with the share."""
+
+    monotone = False
+
+
+def test_the_sweep_runs_every_level_where_r_may_fall_with_the_share():
+    net = Network(slicesim.load_scenario("paper", {"sim.engine": "compiled"}), seed=4)
+    net.kpi_model = NotMonotone()
+    assert net.engine == "compiled"  # the physics is the compiled default's
+    xs, states, loads = sweep_inputs(net, 70, draws=2)
+    r, runs = net.replay_levels(xs, states, loads, exact=True)
+    assert runs == r.shape[0] * r.shape[1] * net.active_mask().sum()
+    with pytest.raises(ValueError, match="must not lower any share"):
+        net.replay_levels(xs[::-1], states, loads)
