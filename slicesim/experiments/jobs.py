@@ -17,6 +17,7 @@ from typing import Any
 import gymnasium as gym
 from tqdm import tqdm
 
+from slicesim.experiments.claims import claimed, live_claim
 from slicesim.experiments.registry import agent_class, agent_label, agent_role, make_agent
 from slicesim.io import atomic_write
 from slicesim.rollout import ORACLE_DRAWS
@@ -31,6 +32,10 @@ __all__ = [
     "run_ray",
     "seed_list",
 ]
+
+
+WAIT_S = 2.0
+"""How often a process waiting for runs that others compute looks again."""
 
 
 def seed_list(seeds: int | Sequence[int]) -> list[int]:
@@ -192,6 +197,14 @@ def run_job(job: Job, ticks: Callable[[int], Any] | Any = None) -> dict[str, Any
         ticks: where to report the periods done as they run: a callable taking a count, or a
             queue (``put``) shared with the process that shows the progress; None: nowhere.
     """
+    with claimed(job.folder) as mine:
+        if not mine or job.finished():  # another process computes it, or has computed it
+            return {"agent": job.name, "seed": job.seed, "seconds": 0.0, "ran": False}
+        return _run(job, ticks)
+
+
+def _run(job: Job, ticks: Callable[[int], Any] | Any) -> dict[str, Any]:
+    """:func:`run_job` once the run is claimed."""
     import torch
 
     from slicesim.envs import make_env
@@ -218,7 +231,7 @@ def run_job(job: Job, ticks: Callable[[int], Any] | Any = None) -> dict[str, Any
     with atomic_write(folder / "job.json") as fh:
         json.dump(job.fingerprint(), fh, indent=2)
     trajectory.save(folder, csv=job.csv)  # summary.json last: it marks the run as finished
-    return {"agent": trajectory.agent, "seed": job.seed, "seconds": seconds}
+    return {"agent": trajectory.agent, "seed": job.seed, "seconds": seconds, "ran": True}
 
 
 def execute(
@@ -230,12 +243,31 @@ def execute(
 ) -> list[dict[str, Any]]:
     """Run the jobs that have not finished yet, on the local process pool or Ray; the
     simulator oracles' runs (the longest by far) start first, so that the others fill the
-    workers around them."""
-    todo = [job for job in jobs if not job.finished()]
-    todo.sort(key=lambda job: agent_role(job.agent) not in ("yardstick", "bound"))  # stable
-    if executor == "ray":
-        return run_ray(todo, workers, address, progress)
-    return run_local(todo, workers, progress)
+    workers around them. A run that another process has claimed (:mod:`slicesim.experiments.
+    claims`) is left to it and waited for (taken over if that process dies), so that several
+    processes share one folder's runs, each computed once.
+
+    Returns:
+        What each run this process computed returned.
+    """
+    done: list[dict[str, Any]] = []
+    waited = False
+    while True:
+        todo = [job for job in jobs if not job.finished()]
+        if not todo:
+            return [r for r in done if r.get("ran", True)]
+        free = [job for job in todo if not live_claim(job.folder)]
+        if not free:  # every run left is being computed by another process: wait for it
+            if progress and not waited:
+                print(f"waiting for {len(todo)} runs another process is computing", flush=True)
+            waited = True
+            time.sleep(WAIT_S)
+            continue
+        free.sort(key=lambda job: agent_role(job.agent) not in ("yardstick", "bound"))  # stable
+        if executor == "ray":
+            done += run_ray(free, workers, address, progress)
+        else:
+            done += run_local(free, workers, progress)
 
 
 def run_local(jobs: Sequence[Job], workers: int, progress: bool = True) -> list[dict[str, Any]]:
