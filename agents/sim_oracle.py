@@ -191,9 +191,11 @@ class SimOracleAgent(Agent):
         )
         unused = np.setdiff1d(np.arange(self.n_units + 1), levels)
         offered: list[Any] = []  # the draws' traffic, recorded once, replayed by every pass
-        first = net.replay(np.stack([x, equal]), states=states, offered=offered)
+        starts = [x] if np.array_equal(x, equal) else [x, equal]  # one replay when they agree
+        first = net.replay(np.stack(starts), states=states, offered=offered)
         scores = first.utility.mean(axis=0)
-        best_x, best_u = (x, scores[0]) if scores[0] >= scores[1] else (equal, scores[1])
+        best = int(np.argmax(scores))  # the start point on a tie (as before)
+        best_x, best_u = starts[best], scores[best]
         loads = first.cell_util[:, 0]
         seen = [x, equal]
         for _ in range(self.rounds):

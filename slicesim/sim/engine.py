@@ -27,7 +27,7 @@ from slicesim.sim.traffic import TrafficMasks
 from slicesim.sim.window import PeriodInputs, simulate_window, simulate_windows, sweep_levels
 from slicesim.sim.world import World
 
-__all__ = ["Network", "Replay", "run_periods"]
+__all__ = ["Network", "Replay", "generator_at", "run_periods"]
 
 
 class Network:
@@ -329,9 +329,7 @@ class Network:
         try:
             self.set_state(states[0])
             active = self.active_mask()
-            rngs = [np.random.default_rng() for _ in states]
-            for rng, st in zip(rngs, states, strict=True):
-                rng.bit_generator.state = copy.deepcopy(st["rng"])
+            rngs = [generator_at(st["rng"]) for st in states]
             warm = np.stack([np.asarray(st["cell_util"], dtype=float) for st in states])
             frozen = None if frozen_util is None else np.asarray(frozen_util, dtype=float)
             inputs = self._inputs(active, np.where(active, xs, 0.0), warm, frozen)
@@ -339,6 +337,14 @@ class Network:
             self.set_state(saved)
             raise
         return inputs, rngs, saved
+
+
+def generator_at(state: dict[str, Any]) -> np.random.Generator:
+    """A generator at a bit generator's ``state`` (``bit_generator.state``; the dict is read,
+    not kept)."""
+    bit_generator = getattr(np.random, state["bit_generator"])(0)  # a seed: no entropy drawn
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
 
 
 def run_periods(

@@ -73,7 +73,7 @@ class Recording:
         """Fresh generators at the recorded states."""
         out = []
         for state in self.states:
-            bit_generator = getattr(np.random, state["bit_generator"])()
+            bit_generator = getattr(np.random, state["bit_generator"])(0)  # no entropy drawn
             bit_generator.state = state
             out.append(np.random.Generator(bit_generator))
         return out

@@ -39,7 +39,7 @@ _N_PER = len(PER_COPY_SUMS)
 _N_SHARED = len(SHARED_SUMS)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _sort_by(key: np.ndarray, order: np.ndarray, m: int) -> None:
     """``order[:m]`` = the positions of ``key[:m]`` in ascending order (insertion sort for the
     few users of a group, numpy's sort above 32)."""
@@ -58,7 +58,7 @@ def _sort_by(key: np.ndarray, order: np.ndarray, m: int) -> None:
         order[b + 1] = o
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _water_fill(
     work: np.ndarray,
     phi: np.ndarray,
@@ -90,7 +90,7 @@ def _water_fill(
         phi[order[p]] = level if v > lh[p] else v
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _capped_level(
     work: np.ndarray,
     u: np.ndarray,
@@ -122,7 +122,7 @@ def _capped_level(
     return best if best < m else float(m)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _busy_level(
     work: np.ndarray,
     u: np.ndarray,
@@ -146,7 +146,7 @@ def _busy_level(
     return lev
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _delay(
     work: float,
     phi: float,
@@ -205,7 +205,7 @@ def link(
             prb_bps[c, i] = bps_of[level]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def group_epoch(
     rows: np.ndarray,
     lo: int,
