@@ -24,7 +24,13 @@ from slicesim.sim.layout import Layout
 from slicesim.sim.link import LinkModel
 from slicesim.sim.scheduler import check_shares
 from slicesim.sim.traffic import TrafficMasks
-from slicesim.sim.window import PeriodInputs, simulate_window, simulate_windows, sweep_levels
+from slicesim.sim.window import (
+    PeriodInputs,
+    recorded_generators,
+    simulate_window,
+    simulate_windows,
+    sweep_levels,
+)
 from slicesim.sim.world import World
 
 __all__ = ["Network", "Replay", "generator_at", "run_periods"]
@@ -248,7 +254,7 @@ class Network:
         Raises:
             ValueError: a wrong shape, shares outside [0, 1], states of different periods.
         """
-        inputs, rngs, saved = self._what_if(xs, states, frozen_util)
+        inputs, rngs, saved = self._what_if(xs, states, frozen_util, offered)
         try:
             window = simulate_window(self.world, inputs, rngs, capture, offered)
         finally:
@@ -293,7 +299,7 @@ class Network:
         Raises:
             ValueError: as :meth:`replay`; copies that lower a share from one to the next.
         """
-        inputs, rngs, saved = self._what_if(xs, states, frozen_util)
+        inputs, rngs, saved = self._what_if(xs, states, frozen_util, offered)
         try:
             needs = (self.thr_need_mbps, self.delay_need_ms)
             return sweep_levels(self.world, inputs, rngs, needs, offered, exact)
@@ -305,9 +311,11 @@ class Network:
         xs: np.ndarray,
         states: Sequence[dict[str, Any]] | None,
         frozen_util: np.ndarray | None,
+        offered: list[Any] | None,
     ) -> tuple[PeriodInputs, list[np.random.Generator], dict[str, Any]]:
-        """The window inputs and generators of a replay (checked), and the state to restore
-        after it: the network is moved to ``states[0]`` (restore it with ``set_state``)."""
+        """The window inputs and generators of a replay (checked; a recording's own where
+        ``offered`` holds one), and the state to restore after it: the network is moved to
+        ``states[0]`` (restore it with ``set_state``)."""
         xs = np.asarray(xs, dtype=float)
         shape = (self.n_cells, self.n_slices)
         if xs.ndim != 3 or xs.shape[1:] != shape:
@@ -329,7 +337,9 @@ class Network:
         try:
             self.set_state(states[0])
             active = self.active_mask()
-            rngs = [generator_at(st["rng"]) for st in states]
+            rngs = recorded_generators(offered, len(states)) or [
+                generator_at(st["rng"]) for st in states
+            ]
             warm = np.stack([np.asarray(st["cell_util"], dtype=float) for st in states])
             frozen = None if frozen_util is None else np.asarray(frozen_util, dtype=float)
             inputs = self._inputs(active, np.where(active, xs, 0.0), warm, frozen)

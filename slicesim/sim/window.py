@@ -36,7 +36,14 @@ from slicesim.sim.population import Recording, Users
 from slicesim.sim.scheduler import prb_budgets
 from slicesim.sim.world import World
 
-__all__ = ["PeriodInputs", "Window", "simulate_window", "simulate_windows", "sweep_levels"]
+__all__ = [
+    "PeriodInputs",
+    "Window",
+    "recorded_generators",
+    "simulate_window",
+    "simulate_windows",
+    "sweep_levels",
+]
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,21 @@ def simulate_windows(
     if shared.engine == "compiled":
         return _compiled(worlds, inputs, warm, None, rngs, None)
     return _reference(worlds, inputs, warm, None, rngs, None)[0]
+
+
+def recorded_generators(offered: list[Any] | None, draws: int) -> list[np.random.Generator] | None:
+    """The generators of a compiled recording of ``draws`` draws in ``offered`` (a replay
+    takes its draws from them), else None.
+
+    Raises:
+        ValueError: the recording has another number of draws.
+    """
+    record = offered[0] if offered else None
+    if record is None or isinstance(record, Recording):
+        return None
+    if len(record.states) != draws:
+        raise ValueError(f"offered traffic of {len(record.states)} draws, not {draws}")
+    return list(record.generators())
 
 
 def sweep_levels(

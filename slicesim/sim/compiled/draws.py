@@ -68,15 +68,18 @@ class Recording:
 
     def __init__(self, rngs: Sequence[np.random.Generator]) -> None:
         self.states = [rng.bit_generator.state for rng in rngs]
+        self._rngs: list[np.random.Generator] = []
 
     def generators(self) -> list[np.random.Generator]:
-        """Fresh generators at the recorded states."""
-        out = []
-        for state in self.states:
-            bit_generator = getattr(np.random, state["bit_generator"])(0)  # no entropy drawn
-            bit_generator.state = state
-            out.append(np.random.Generator(bit_generator))
-        return out
+        """Generators at the recorded states (the recording's own, set back to them: a replay
+        of the same draws never runs beside another)."""
+        if not self._rngs:
+            for state in self.states:
+                bit_generator = getattr(np.random, state["bit_generator"])(0)  # no entropy
+                self._rngs.append(np.random.Generator(bit_generator))
+        for rng, state in zip(self._rngs, self.states, strict=True):
+            rng.bit_generator.state = state
+        return self._rngs
 
 
 def epochs_in_window(window_s: float, epoch_s: float) -> int:
