@@ -4,6 +4,7 @@ or a sweep runs its jobs."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -289,7 +290,10 @@ def run_local(jobs: Sequence[Job], workers: int, progress: bool = True) -> list[
         for job in jobs:
             finished(run_job(job, bar.update if show else None))
     else:
-        with Manager() as manager, ProcessPoolExecutor(max_workers=workers) as pool:
+        with (
+            Manager() as manager,
+            ProcessPoolExecutor(max_workers=workers, initializer=one_thread) as pool,
+        ):
             queue = manager.Queue() if show else None
             pending = {pool.submit(run_job, job, queue) for job in jobs}
             while pending:
@@ -300,6 +304,24 @@ def run_local(jobs: Sequence[Job], workers: int, progress: bool = True) -> list[
             _drain(queue, bar)
     bar.close()
     return done
+
+
+def one_thread() -> None:
+    """A worker that runs beside others computes on one thread: the compiled engine's draws
+    (numba) and torch each take one core, so that the workers do not oversubscribe them."""
+    import torch
+
+    torch.set_num_threads(1)
+    with contextlib.suppress(ImportError):
+        import numba
+
+        numba.set_num_threads(1)
+
+
+def _ray_job(job: Job) -> dict[str, Any]:
+    """:func:`run_job` as a Ray task of one CPU."""
+    one_thread()
+    return run_job(job)
 
 
 def _drain(queue: Any, bar: Any) -> None:
@@ -330,7 +352,7 @@ def run_ray(
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
-        task = ray.remote(num_cpus=1)(run_job)
+        task = ray.remote(num_cpus=1)(_ray_job)
         pending = [task.remote(job) for job in jobs]
         done = []
         with tqdm(total=len(jobs), desc="bench", unit="run", disable=not progress) as bar:

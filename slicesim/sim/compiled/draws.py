@@ -211,6 +211,7 @@ def draw_rows(d: int, t: Draws) -> Any:
     others, own = np.empty((n, n_cells)), np.empty(n)
     start, end = np.empty(n), np.empty(n)
     burst, cap = np.empty(n), np.empty(n)
+    burst_bits, cap_bits = t.burst_bits, t.cap_bits  # locals: a tuple field read in a loop costs
     for p in range(n):
         i = rank[p]
         group[p] = cell[i] * n_slices + slc[i]
@@ -220,7 +221,7 @@ def draw_rows(d: int, t: Draws) -> Any:
         own[p] = others[p, cell[i]]
         others[p, cell[i]] = 0.0
         start[p], end[p] = times[0, i], times[1, i]
-        burst[p], cap[p] = t.burst_bits[slc[i]], t.cap_bits[slc[i]]
+        burst[p], cap[p] = burst_bits[slc[i]], cap_bits[slc[i]]
     return n, rank, group, others, own, start, end, burst, cap, epoch_t, epoch_n, counts, offset
 
 

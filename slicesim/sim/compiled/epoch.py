@@ -27,7 +27,7 @@ from slicesim.sim.epoch import PER_COPY_SUMS, SHARED_SUMS
 from slicesim.sim.kpi_model import OVER
 from slicesim.sim.scheduler import FIXED
 
-__all__ = ["epoch", "group_epoch", "link", "scratch_arrays", "sum_rows"]
+__all__ = ["epoch", "link", "scratch_arrays"]
 
 # rows of the per-row KPI sums (the layout of slicesim.sim.epoch): a block of ``copies`` rows for
 # each per-copy sum, then one row for each shared sum
@@ -36,10 +36,9 @@ _BITS, _BUSY, _DELAY, _CQI = (
 )
 _ARRIVED, _USER = (SHARED_SUMS.index(n) for n in ("arrived_bits", "user_s"))
 _N_PER = len(PER_COPY_SUMS)
-_N_SHARED = len(SHARED_SUMS)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _sort_by(key: np.ndarray, order: np.ndarray, m: int) -> None:
     """``order[:m]`` = the positions of ``key[:m]`` in ascending order (insertion sort for the
     few users of a group, numpy's sort above 32)."""
@@ -58,7 +57,7 @@ def _sort_by(key: np.ndarray, order: np.ndarray, m: int) -> None:
         order[b + 1] = o
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _water_fill(
     work: np.ndarray,
     phi: np.ndarray,
@@ -90,7 +89,7 @@ def _water_fill(
         phi[order[p]] = level if v > lh[p] else v
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _capped_level(
     work: np.ndarray,
     u: np.ndarray,
@@ -122,7 +121,7 @@ def _capped_level(
     return best if best < m else float(m)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _busy_level(
     work: np.ndarray,
     u: np.ndarray,
@@ -146,7 +145,7 @@ def _busy_level(
     return lev
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True)
 def _delay(
     work: float,
     phi: float,
@@ -205,102 +204,6 @@ def link(
             prb_bps[c, i] = bps_of[level]
 
 
-@njit(cache=True, nogil=True, inline="always")
-def group_epoch(
-    rows: np.ndarray,
-    lo: int,
-    m: int,
-    key_g: int,
-    bud: float,
-    prb_bps: np.ndarray,
-    cqi: np.ndarray,
-    arrived: np.ndarray,
-    burst: np.ndarray,
-    cap_bits: np.ndarray,
-    backlog: np.ndarray,
-    sums: np.ndarray,
-    at: np.ndarray,
-    shared: bool,
-    scratch: Any,
-    dt: float,
-    cap_s: float,
-) -> float:
-    """One group's epoch under one copy's budget: its users ``rows[lo:lo + m]`` (in session, in
-    the reference's row order) share ``bud`` PRBs; their backlog is updated and their KPI terms
-    added (the reference's :func:`~slicesim.sim.epoch.epoch_step` for that group and copy).
-
-    Args:
-        rows, lo, m: the group's rows.
-        key_g: the group's flat index in the reference (its users' sort keys are made of it).
-        bud: the group's PRBs.
-        prb_bps, cqi: bit/s per PRB and CQI of every row under the copy's loads, (rows,).
-        arrived, burst, cap_bits: bits arrived, one burst's bits and the buffer's cap per row.
-        backlog: bits queued per row under this copy: read, then replaced by what is left.
-        sums: per-row KPI sums; ``at`` the rows of this copy's ``bits``, ``busy_s``,
-            ``delay_bits_s``, ``cqi_s`` and the shared ``arrived_bits``, ``user_s`` in it.
-        shared: add the shared sums too (once per epoch, not per copy).
-        scratch: work arrays (:func:`scratch_arrays`).
-        dt, cap_s: the epoch's length and the buffer's (s).
-
-    Returns:
-        The time share the group used.
-    """
-    _, full, need, work, w, u, phi, key, lh, order, q, bl0 = scratch
-    # needs and the group's load (scheduler.processor_share), summed in row order
-    load = 0.0
-    for a in range(m):
-        i = rows[lo + a]
-        f = bud * prb_bps[i]
-        f = f if f > 1.0 else 1.0
-        full[a] = f
-        bl = backlog[i]
-        bl0[a] = bl
-        nd = bl + arrived[i]
-        need[a] = nd
-        wk = nd / (f * dt)
-        work[a] = wk
-        phi[a] = wk
-        load += wk
-    if load > 1.0:  # max-min fair water-filling (scheduler._water_fill_exact)
-        _water_fill(work, phi, m, key_g, w, key, lh, order)
-    lev = _busy_level(work, u, m, key_g, key, order, q)
-    # the KPI model (kpi_model.UserPsKpis.epoch) and the rest of epoch.epoch_step
-    free = 1.0 - load
-    used = 0.0
-    for a in range(m):
-        i = rows[lo + a]
-        wj, pj, fj = work[a], phi[a], full[a]
-        b = 1.0 if wj * lev >= 1.0 else u[a] * (1.0 + lev)
-        rate = pj * fj
-        dl = _delay(wj, pj, fj, b, free, arrived[i], burst[i], bl0[a], dt)
-        dl = dl if dl <= cap_s else cap_s
-        sv = rate * dt
-        lf = need[a] - sv
-        cb = cap_bits[i]
-        backlog[i] = lf if lf <= cb else cb
-        sums[at[_BITS], i] += sv
-        sums[at[_BUSY], i] += b * dt
-        sums[at[_DELAY], i] += dl * arrived[i]
-        sums[at[_CQI], i] += cqi[i] * dt
-        if shared:
-            sums[at[_N_PER + _ARRIVED], i] += arrived[i]
-            sums[at[_N_PER + _USER], i] += dt
-        used += pj
-    return used
-
-
-@njit(cache=True, nogil=True)
-def sum_rows(c: int, copies: int) -> np.ndarray:
-    """The rows of copy ``c``'s sums in a per-row sums array of ``copies`` copies (the layout of
-    :func:`slicesim.sim.epoch.sum_rows`): per-copy sums, then the shared ones."""
-    at = np.empty(_N_PER + _N_SHARED, dtype=np.int64)
-    for k in range(_N_PER):
-        at[k] = k * copies + c
-    for k in range(_N_SHARED):
-        at[_N_PER + k] = _N_PER * copies + k
-    return at
-
-
 @njit(cache=True, nogil=True)
 def epoch(
     present: np.ndarray,
@@ -321,12 +224,13 @@ def epoch(
     dt: float,
     cap_s: float,
 ) -> None:
-    """The ``user_ps`` epoch after the link model for one draw's rows ``present[:m_all]``, every
-    group and copy (:func:`group_epoch`); the rows' state is updated in place.
+    """The ``user_ps`` epoch after the link model for one draw's rows ``present[:m_all]`` (in row
+    order), every copy; the rows' state is updated in place.
 
-    The rows are kept by group (:func:`slicesim.sim.compiled.window._rows_by_group`): a group's
-    rows are consecutive, in the order of their rows in the reference, so each group's sums run
-    in the reference's order.
+    The rows are kept by group (:func:`slicesim.sim.compiled.draws.draw_rows`): a group's rows
+    are consecutive, in the order of their rows in the reference, so each group's sums run in
+    the reference's order. The oracles' level sweep calls it on one group's rows at a time
+    (:mod:`slicesim.sim.compiled.sweep`).
 
     Args:
         present: the rows in session, by group.
@@ -348,24 +252,64 @@ def epoch(
     """
     copies = backlog.shape[0]
     per_copy_rate = prb_bps.shape[0] > 1
-    count = scratch[0]
-    count[: n_groups + 1] = 0  # each group's rows in session: present[count[g]:count[g + 1]]
+    count, full, need, work, w, u, phi, key, lh, order, q, bl0 = scratch
+    count[: n_groups + 1] = 0  # each group's rows in session: members[count[g]:count[g + 1]]
     for a in range(m_all):
         count[group[present[a]] + 1] += 1
     for g in range(n_groups):
         count[g + 1] += count[g]
+    members = present
     used[:, :] = 0.0
-    for c in range(copies):
-        at = sum_rows(c, copies)
-        pc = c if per_copy_rate else 0
-        for g in range(n_groups):
-            lo, m = count[g], count[g + 1] - count[g]
-            if m > 0:
-                used[c, g] = group_epoch(
-                    present, lo, m, key_base + c * n_groups + g, budget[c, g], prb_bps[pc],
-                    cqi[pc], arrived, burst, cap_bits, backlog[c], sums, at, c == 0, scratch,
-                    dt, cap_s,
-                )  # fmt: skip
+    for g in range(n_groups):
+        lo = count[g]
+        m = count[g + 1] - lo
+        if m == 0:
+            continue
+        for c in range(copies):
+            pc = c if per_copy_rate else 0
+            bud = budget[c, g]
+            # needs and the group's load (scheduler.processor_share), summed in row order
+            load = 0.0
+            for a in range(m):
+                i = members[lo + a]
+                f = bud * prb_bps[pc, i]
+                f = f if f > 1.0 else 1.0
+                full[a] = f
+                bl = backlog[c, i]
+                bl0[a] = bl
+                nd = bl + arrived[i]
+                need[a] = nd
+                wk = nd / (f * dt)
+                work[a] = wk
+                phi[a] = wk
+                load += wk
+            key_g = key_base + c * n_groups + g  # the reference's flat group of (draw, copy, group)
+            if load > 1.0:  # max-min fair water-filling (scheduler._water_fill_exact)
+                _water_fill(work, phi, m, key_g, w, key, lh, order)
+            lev = _busy_level(work, u, m, key_g, key, order, q)
+            # the KPI model (kpi_model.UserPsKpis.epoch) and the rest of epoch.epoch_step
+            free = 1.0 - load
+            used_g = 0.0
+            for a in range(m):
+                i = members[lo + a]
+                wj, pj, fj = work[a], phi[a], full[a]
+                b = 1.0 if wj * lev >= 1.0 else u[a] * (1.0 + lev)
+                rate = pj * fj
+                dl = _delay(wj, pj, fj, b, free, arrived[i], burst[i], bl0[a], dt)
+                dl = dl if dl <= cap_s else cap_s
+                sv = rate * dt
+                lf = need[a] - sv
+                cb = cap_bits[i]
+                backlog[c, i] = lf if lf <= cb else cb
+                sums[_BITS * copies + c, i] += sv
+                sums[_BUSY * copies + c, i] += b * dt
+                sums[_DELAY * copies + c, i] += dl * arrived[i]
+                sums[_CQI * copies + c, i] += cqi[pc, i] * dt
+                if c == 0:
+                    sums[_N_PER * copies + _ARRIVED, i] += arrived[i]
+                    sums[_N_PER * copies + _USER, i] += dt
+                used_g += pj
+            used[c, g] = used_g
 
 
 @njit(cache=True, nogil=True)

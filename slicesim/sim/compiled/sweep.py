@@ -23,29 +23,28 @@ import numpy as np
 from numba import njit, prange
 
 from slicesim.sim.compiled.draws import Draws, draw_rows, in_session, prepare
-from slicesim.sim.compiled.epoch import group_epoch, link, scratch_arrays, sum_rows
+from slicesim.sim.compiled.epoch import epoch, link, scratch_arrays
 from slicesim.sim.compiled.window import threaded
 from slicesim.sim.epoch import PER_COPY_SUMS, SHARED_SUMS
 from slicesim.sim.scheduler import prb_budgets
 
 __all__ = ["sweep"]
 
+# rows of a one-copy per-row sums array (slicesim.sim.epoch.sum_rows(1))
 _BITS, _BUSY, _DELAY = (PER_COPY_SUMS.index(n) for n in ("bits", "busy_s", "delay_bits_s"))
 _ARRIVED = len(PER_COPY_SUMS) + SHARED_SUMS.index("arrived_bits")
 
 
 @njit(cache=True, nogil=True)
-def _qos(
-    sums: np.ndarray, at: np.ndarray, lo: int, hi: int, thr_need: float, delay_need: float
-) -> float:
+def _qos(sums: np.ndarray, lo: int, hi: int, thr_need: float, delay_need: float) -> float:
     """r of one group from its rows' sums (``GroupSums.kpis`` then ``kpi.qos``, operation for
     operation: the sums in row order from 0, thr and delay as the KPIs, then the terms)."""
     bits = busy = delay_bits = arrived = 0.0
     for p in range(lo, hi):
-        bits += sums[at[_BITS], p]
-        busy += sums[at[_BUSY], p]
-        delay_bits += sums[at[_DELAY], p]
-        arrived += sums[at[_ARRIVED], p]
+        bits += sums[_BITS, p]
+        busy += sums[_BUSY, p]
+        delay_bits += sums[_DELAY, p]
+        arrived += sums[_ARRIVED, p]
     if not busy > 0:
         return 1.0  # no data in the period: no need went unmet
     thr = bits / busy / 1e6
@@ -69,6 +68,8 @@ def _sweep_draw(d: int, t: Draws, budget: np.ndarray, frozen: np.ndarray, thr_ne
         draw_rows(d, t)
     )
     epochs = len(epoch_t)
+    # the draws' constants as locals: a field of the Draws tuple read in a loop costs a copy
+    noise, thresholds, bps_of, epoch_s, cap_s = t.noise, t.thresholds, t.bps_of, t.epoch_s, t.cap_s
     # every epoch's users, rates and arrivals: the same at every level (the loads are frozen)
     on = np.zeros((epochs, n), dtype=np.bool_)
     bps, cqi, arrived = np.empty((epochs, n)), np.empty((epochs, n)), np.zeros((epochs, n))
@@ -77,7 +78,7 @@ def _sweep_draw(d: int, t: Draws, budget: np.ndarray, frozen: np.ndarray, thr_ne
     for k in range(epochs):
         util[0] = frozen[d, min(k, frozen.shape[1] - 1)]
         m = in_session(rank, start, end, epoch_n[k], epoch_t[k], present)
-        link(present, m, others, own, util, t.noise, t.thresholds, t.bps_of, cqi_k, bps_k)
+        link(present, m, others, own, util, noise, thresholds, bps_of, cqi_k, bps_k)
         for a in range(m):
             p = present[a]
             on[k, p] = True
@@ -88,9 +89,10 @@ def _sweep_draw(d: int, t: Draws, budget: np.ndarray, frozen: np.ndarray, thr_ne
         first[group[p] + 1] += 1
     for g in range(n_groups):
         first[g + 1] += first[g]
-    backlog = np.zeros(n)
+    backlog = np.zeros((1, n))
     sums = np.zeros((len(PER_COPY_SUMS) + len(SHARED_SUMS), n))
-    at, scratch, rows = sum_rows(0, 1), scratch_arrays(n, n_groups), np.empty(n, dtype=np.int64)
+    scratch, rows = scratch_arrays(n, n_groups), np.empty(n, dtype=np.int64)
+    used = np.zeros((1, n_groups))
     runs = 0
     for g in range(n_groups):
         lo, hi = first[g], first[g + 1]
@@ -100,19 +102,19 @@ def _sweep_draw(d: int, t: Draws, budget: np.ndarray, frozen: np.ndarray, thr_ne
             if done or not active[g // n_slices, s]:
                 out_r[d, lev, g] = 1.0  # inactive, or r = 1 at a lower level (monotone)
                 continue
-            backlog[lo:hi] = 0.0
+            backlog[0, lo:hi] = 0.0
             sums[:, lo:hi] = 0.0
-            for k in range(epochs):
+            for k in range(epochs):  # the group's epochs alone: one copy, this level's budget
                 m = 0
                 for p in range(lo, hi):
                     if on[k, p]:
                         rows[m] = p
                         m += 1
                 if m > 0:
-                    group_epoch(rows, 0, m, (d * levels + lev) * n_groups + g, budget[lev, g],
-                                bps[k], cqi[k], arrived[k], burst, cap, backlog, sums, at, True,
-                                scratch, t.epoch_s, t.cap_s)  # fmt: skip
-            r = _qos(sums, at, lo, hi, thr_need[s], delay_need[s])
+                    epoch(rows, m, group, n_groups, budget[lev : lev + 1], bps[k : k + 1],
+                          cqi[k : k + 1], arrived[k], burst, cap, backlog, sums, used, scratch,
+                          (d * levels + lev) * n_groups, epoch_s, cap_s)  # fmt: skip
+            r = _qos(sums, lo, hi, thr_need[s], delay_need[s])
             out_r[d, lev, g] = r
             runs += 1
             if r < last:  # r fell with the share: this group runs every level

@@ -84,18 +84,21 @@ def _one_draw(d: int, t: Draws, budget: np.ndarray, warm: np.ndarray, frozen: np
     scratch = scratch_arrays(n, n_groups)
     util = np.empty((copies, n_cells))
     util[:] = warm[d]
+    # the draws' constants as locals: a field of the Draws tuple read in a loop costs a copy
+    noise, thresholds, bps_of = t.noise, t.thresholds, t.bps_of
+    epoch_s, cap_s, n_prb = t.epoch_s, t.cap_s, t.n_prb
     for k in range(len(epoch_t)):
         if frozen.shape[1] > 0:
             util[:] = frozen[d, min(k, frozen.shape[1] - 1)]
         out_trace[d, :, k] = util
         m = in_session(rank, start, end, epoch_n[k], epoch_t[k], present)
-        link(present, m, others, own, util[:links], t.noise, t.thresholds, t.bps_of, cqi, prb_bps)
+        link(present, m, others, own, util[:links], noise, thresholds, bps_of, cqi, prb_bps)
         for a in range(m):
             p = present[a]
             arrived[p] = burst[p] * counts[offset[k] + rank[p]]
         epoch(present, m, group, n_groups, bud, prb_bps, cqi, arrived, burst, cap, backlog, sums,
-              used, scratch, d * copies * n_groups, t.epoch_s, t.cap_s)  # fmt: skip
-        _loads(used, bud, n_slices, t.n_prb, t.epoch_s, out_prb[d], util)
+              used, scratch, d * copies * n_groups, epoch_s, cap_s)  # fmt: skip
+        _loads(used, bud, n_slices, n_prb, epoch_s, out_prb[d], util)
     out_end[d] = util
     _group_sums(sums, group, n, out_per_copy[d], out_shared[d])
 
