@@ -223,6 +223,7 @@ def epoch(
     key_base: int,
     dt: float,
     cap_s: float,
+    one_group: int = -1,
 ) -> None:
     """The ``user_ps`` epoch after the link model for one draw's rows ``present[:m_all]`` (in row
     order), every copy; the rows' state is updated in place.
@@ -249,18 +250,24 @@ def epoch(
         key_base: the draw's first flat group (draw * copies * n_groups): the reference sorts a
             group's users by keys made of its flat group index.
         dt, cap_s: the epoch's length and the buffer's (s).
+        one_group: every row is of this group (the level sweep's runs), or -1.
     """
     copies = backlog.shape[0]
     per_copy_rate = prb_bps.shape[0] > 1
     count, full, need, work, w, u, phi, key, lh, order, q, bl0 = scratch
-    count[: n_groups + 1] = 0  # each group's rows in session: members[count[g]:count[g + 1]]
-    for a in range(m_all):
-        count[group[present[a]] + 1] += 1
-    for g in range(n_groups):
-        count[g + 1] += count[g]
+    groups = range(n_groups)
+    if one_group >= 0:  # the rows are one group's: no need to count them out
+        count[one_group], count[one_group + 1] = 0, m_all
+        groups = range(one_group, one_group + 1)
+    else:
+        count[: n_groups + 1] = 0  # each group's rows in session: members[count[g]:count[g + 1]]
+        for a in range(m_all):
+            count[group[present[a]] + 1] += 1
+        for g in range(n_groups):
+            count[g + 1] += count[g]
     members = present
     used[:, :] = 0.0
-    for g in range(n_groups):
+    for g in groups:
         lo = count[g]
         m = count[g + 1] - lo
         if m == 0:

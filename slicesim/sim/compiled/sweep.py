@@ -70,20 +70,23 @@ def _sweep_draw(d: int, t: Draws, budget: np.ndarray, frozen: np.ndarray, thr_ne
     epochs = len(epoch_t)
     # the draws' constants as locals: a field of the Draws tuple read in a loop costs a copy
     noise, thresholds, bps_of, epoch_s, cap_s = t.noise, t.thresholds, t.bps_of, t.epoch_s, t.cap_s
-    # every epoch's users, rates and arrivals: the same at every level (the loads are frozen)
-    on = np.zeros((epochs, n), dtype=np.bool_)
-    bps, cqi, arrived = np.empty((epochs, n)), np.empty((epochs, n)), np.zeros((epochs, n))
-    util, present = np.empty((1, n_cells)), np.empty(n, dtype=np.int64)
-    cqi_k, bps_k = np.empty((1, n)), np.empty((1, n))
+    # every epoch's users (by group: present[k, at[k, g]:at[k, g + 1]] are group g's), rates and
+    # arrivals: the same at every level (the loads are frozen)
+    present, at = np.empty((epochs, n), dtype=np.int64), np.zeros((epochs, n_groups + 1), np.int64)
+    bps, cqi, arrived = np.empty((1, n)), np.empty((1, n)), np.zeros((epochs, n))
+    bps_k, cqi_k = np.empty((epochs, n)), np.empty((epochs, n))
+    util = np.empty((1, n_cells))
     for k in range(epochs):
         util[0] = frozen[d, min(k, frozen.shape[1] - 1)]
-        m = in_session(rank, start, end, epoch_n[k], epoch_t[k], present)
-        link(present, m, others, own, util, noise, thresholds, bps_of, cqi_k, bps_k)
+        m = in_session(rank, start, end, epoch_n[k], epoch_t[k], present[k])
+        link(present[k], m, others, own, util, noise, thresholds, bps_of, cqi, bps)
         for a in range(m):
-            p = present[a]
-            on[k, p] = True
-            bps[k, p], cqi[k, p] = bps_k[0, p], cqi_k[0, p]
+            p = present[k, a]
+            bps_k[k, p], cqi_k[k, p] = bps[0, p], cqi[0, p]
             arrived[k, p] = burst[p] * counts[offset[k] + rank[p]]
+            at[k, group[p] + 1] += 1
+        for g in range(n_groups):
+            at[k, g + 1] += at[k, g]
     first = np.zeros(n_groups + 1, dtype=np.int64)  # the group's rows: [first[g], first[g + 1])
     for p in range(n):
         first[group[p] + 1] += 1
@@ -91,8 +94,7 @@ def _sweep_draw(d: int, t: Draws, budget: np.ndarray, frozen: np.ndarray, thr_ne
         first[g + 1] += first[g]
     backlog = np.zeros((1, n))
     sums = np.zeros((len(PER_COPY_SUMS) + len(SHARED_SUMS), n))
-    scratch, rows = scratch_arrays(n, n_groups), np.empty(n, dtype=np.int64)
-    used = np.zeros((1, n_groups))
+    scratch, used = scratch_arrays(n, n_groups), np.zeros((1, n_groups))
     runs = 0
     for g in range(n_groups):
         lo, hi = first[g], first[g + 1]
@@ -105,15 +107,12 @@ def _sweep_draw(d: int, t: Draws, budget: np.ndarray, frozen: np.ndarray, thr_ne
             backlog[0, lo:hi] = 0.0
             sums[:, lo:hi] = 0.0
             for k in range(epochs):  # the group's epochs alone: one copy, this level's budget
-                m = 0
-                for p in range(lo, hi):
-                    if on[k, p]:
-                        rows[m] = p
-                        m += 1
-                if m > 0:
-                    epoch(rows, m, group, n_groups, budget[lev : lev + 1], bps[k : k + 1],
-                          cqi[k : k + 1], arrived[k], burst, cap, backlog, sums, used, scratch,
-                          (d * levels + lev) * n_groups, epoch_s, cap_s)  # fmt: skip
+                a, b = at[k, g], at[k, g + 1]
+                if b > a:
+                    epoch(present[k, a:b], b - a, group, n_groups, budget[lev : lev + 1],
+                          bps_k[k : k + 1], cqi_k[k : k + 1], arrived[k], burst, cap, backlog,
+                          sums, used, scratch, (d * levels + lev) * n_groups, epoch_s, cap_s,
+                          g)  # fmt: skip
             r = _qos(sums, lo, hi, thr_need[s], delay_need[s])
             out_r[d, lev, g] = r
             runs += 1
