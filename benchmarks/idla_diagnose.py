@@ -1,202 +1,284 @@
-"""Why the paper's IDLA loses to equal shares after slice 3 joins: estimator bias and its causes.
+"""What idla's estimator gets wrong where it acts: predicted and realised gains on the same draw.
 
-Usage: python benchmarks/idla_diagnose.py [--seed 0] [--every 10] [--epochs 200]
+Usage: python benchmarks/idla_diagnose.py [--scenario paper] [--seeds 0,1,2] [--periods N]
+       [--set KEY=VALUE ...] [--agent idla] [--bench DIR] [--draws K] [--json FILE]
 
-One ``paper`` run (5000 periods): H0 explores random allocations (IDLA's collection); from H1 on
-the network runs equal shares, and every ``every``-th period its state and observation are kept;
-in H2 every ``every``-th period (offset by half) plays random allocations instead, whose samples are
-held out: they show the estimator's error on the new slice set. Then, for each estimator variant:
+Each seed runs the agent (``idla`` unless ``--agent``; its settings with ``--set
+agent.<name>.<field>=...``) through the scenario's timeline as ``slicesim bench`` does. On every
+scored period after H0 (the bench's ``--oracle-every`` schedule) at which it decided, the live
+period is replayed (``Network.replay`` on its state: the same users and bursts) under four
+shares - equal shares, the agent's own (played), its unconstrained choice (no trust region) and
+the sim-oracle's - and each is scored by the agent's estimator as it stood at the decision.
 
-* per slice type, the MAE and bias (prediction - truth) on the held-out H2 samples;
-* the bias at equal shares in the kept busy H2 states (top quarter of the expected demand; truth
-  from a replay of that very period, ``Network.replay``);
-* the decisions' quality: utility of the variant's shares minus equal shares' on the kept states
-  (each replayed on its own draw), in H1 and H2, all and busy periods.
+The sim-oracle's shares come from ``DIR/runs/sim-oracle-s<seed>`` of a bench on the same
+scenario and overrides where ``--bench DIR`` has one (its shares for that period, chosen on its
+own run's state), else from a sim-oracle deciding on the live state (K = ``--draws``).
 
-Variants: the paper's estimator (target r, MAE) with the paper's primal-dual solver and with the
-exact solver; the expected-utility estimator (squared error on log(1 + r)) with the exact solver,
-with and without the trust region of ``idla``; and that estimator trained with the held-out H2
-samples too (what the unseen slice type costs).
+Per phase it reports: the predicted and realised gain over equal shares of the agent's shares,
+its unconstrained choice and the oracle's; how often the estimator ranks the oracle's shares at
+least as high as the agent's own (by its decision objective and, for an ensemble, by the mean);
+the ranking error per slice; whether it fades as the new slice set's data arrive; how far the
+oracle's shares lie from equal shares (what a trust region bounds).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from agents.base import SlicingSpec
-from agents.idla.dataset import SampleBuffer, augment, context
-from agents.idla.estimator import QosEstimator, TrainConfig, fit
-from agents.idla.search import solve
-from agents.idla.solver import LagrangianSolver
-from slicesim import Network, load_scenario
+from agents.sim_oracle import SimOracleAgent
+from slicesim import Network
+from slicesim.config import load_scenario
 from slicesim.envs import make_env
-from slicesim.experiments.metrics import busy_periods
+from slicesim.experiments.bench import scenario_overrides
+from slicesim.experiments.jobs import seed_list
+from slicesim.experiments.registry import agent_label, make_agent, split_settings
+from slicesim.experiments.stats import estimate
+from slicesim.rollout import ORACLE_DRAWS, SlicingSpec, Trajectory, default_every, scored_periods
 from slicesim.sim import equal_split
+from slicesim.typed_config import parse_sets, single_values
+
+CANDIDATES = ("equal", "own", "free", "oracle")
+"""The shares replayed on each diagnosed period, in this order."""
+EARLY = 96
+"""Periods after a slice-set change that count as its early part (does the error fade?)."""
+TRUST = 0.2
+"""The distance from equal shares reported for the oracle's shares (idla's default trust)."""
 
 
 @dataclass
-class Collected:
-    """What one run keeps: H0 samples, held-out H2 samples, states of H1 and H2."""
+class Period:
+    """One diagnosed period: per candidate and (cell, slice), log(1 + r) predicted and realised."""
 
-    h0: SampleBuffer
-    h2: SampleBuffer
-    states: list[tuple[int, dict[str, Any], np.ndarray, np.ndarray]] = field(default_factory=list)
-    net_seed: int = 0
+    period: int
+    phase: str
+    since_change: int
+    active: np.ndarray  # (C, S)
+    shares: np.ndarray  # (4, C, S)
+    predicted: np.ndarray  # (4, C, S): the decision objective
+    mean: np.ndarray  # (4, C, S): the estimator's mean (= predicted for one estimator)
+    realised: np.ndarray  # (4, C, S)
 
 
-def collect(seed: int, every: int, overrides: dict[str, Any]) -> Collected:
-    env = make_env("paper", overrides)
-    spec = SlicingSpec.from_env(env)
+def oracle_shares(bench: Path | None, seed: int, scenario: str, overrides: dict[str, Any]) -> Any:
+    """The sim-oracle's shares of every period from a bench run, or None if it has none."""
+    if bench is None:
+        return None
+    folder = bench / "runs" / f"sim-oracle-s{seed}"
+    if not (folder / "summary.json").is_file():
+        return None
+    job = json.loads((folder / "job.json").read_text())
+    if job["scenario"] != scenario or job["overrides"] != json.loads(json.dumps(overrides)):
+        raise ValueError(f"{folder} ran {job['scenario']} {job['overrides']}, not {overrides}")
+    return np.array(Trajectory.load(folder).stacked("x"))
+
+
+def estimates(agent: Any, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The agent's decision objective and mean estimate of log(1 + r) for each candidate."""
+    objective = np.stack([agent.estimate(x) for x in shares])
+    if "mean" not in getattr(agent, "estimate_kinds", ()):
+        return objective, objective
+    return objective, np.stack([agent.estimate(x, kind="mean") for x in shares])
+
+
+def diagnose(
+    scenario: str,
+    overrides: dict[str, Any],
+    seed: int,
+    agent_spec: str,
+    settings: dict[str, Any],
+    every: int,
+    oracle_x: np.ndarray | None,
+    draws: int,
+) -> list[Period]:
+    """Run the agent on one seed and diagnose its scored decisions (module docstring)."""
+    torch.set_num_threads(1)  # as a bench job runs: the same numbers
+    env = make_env(scenario, overrides)
     base: Any = env.unwrapped
-    rng = np.random.default_rng(seed)
-    out = Collected(SampleBuffer(spec), SampleBuffer(spec))
+    spec = SlicingSpec.from_env(env)
+    agent = make_agent(agent_spec, settings)
     obs, info = env.reset(seed=seed)
-    h1, h2 = spec.config.timeline.phases[1].start, spec.config.timeline.phases[2].start
+    agent.reset(spec, seed)
+    replica = Network(spec.config, seed=base.net.seed)
+    oracle = None
+    if oracle_x is None:
+        oracle = SimOracleAgent(draws=draws, every=every)
+        oracle.reset(spec, seed)
+        oracle.bind_simulator(base)
+    out: list[Period] = []
+    first, changed_at = spec.config.timeline.first_phase_end, 0
     for t in range(spec.config.timeline.n_periods):
-        active = info["active_next"]
-        held_out = t >= h2 and t % every == every // 2
-        if t >= h1 and t % every == 0:
-            out.states.append((t, base.net.get_state(), obs.copy(), active.copy()))
-        if t < h1 or held_out:
-            x = rng.dirichlet(np.ones(active.shape[1]), size=active.shape[0]) * active
-        else:
-            x = equal_split(active)
-        next_obs, _, _, _, next_info = env.step(x)
-        if t < h1:
-            out.h0.add(obs, next_info)
-        elif held_out:
-            out.h2.add(obs, next_info)
+        action = agent.act(obs, info)
+        if t > 0 and not np.array_equal(info["active_next"], info["active"]):
+            changed_at = t
+        decision = getattr(agent, "decision", None)
+        if (
+            t >= first
+            and scored_periods(t, every)
+            and decision is not None
+            and decision.period == t
+        ):
+            active = np.asarray(info["active_next"], dtype=bool)
+            state = base.net.get_state()
+            best = oracle.act(obs, info) if oracle is not None else oracle_x[t]  # type: ignore[index]
+            shares = np.stack([equal_split(active), action, agent.unbounded(), best])
+            r = replica.replay(shares, states=[state]).r[0]
+            objective, mean = estimates(agent, shares)
+            realised = np.where(active, np.log1p(r), 0.0)
+            phase = str(info["phase_next"])
+            out.append(Period(t, phase, t - changed_at, active, shares, objective, mean, realised))
+        next_obs, reward, _, _, next_info = env.step(action)
+        agent.observe(obs, action, reward, next_obs, next_info)
         obs, info = next_obs, next_info
-    out.net_seed = base.net.seed
     return out
 
 
-def train(data: list[SampleBuffer], target: str, epochs: int) -> QosEstimator:
-    parts = [b.arrays() for b in data]
-    inputs, targets, achieved = (np.concatenate([p[i] for p in parts]) for i in range(3))
-    inputs, targets = augment(inputs, targets, achieved, np.random.default_rng(0))
-    model, report = fit(inputs, targets, TrainConfig(target=target, epochs=epochs))
-    print(f"  trained ({target}): test MAE {report.test_mae:.4f} (own units)", flush=True)
-    return model
+def _mean_ci(values: list[float]) -> str:
+    """Mean over seeds ± the 95 % t-interval half-width (the mean alone for one seed)."""
+    return estimate(values).text()
 
 
-def log_utility(model: QosEstimator, x: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """log(1 + f) of rows (x, z) as the decision sees it."""
-    rows = torch.from_numpy(np.column_stack([x, z]).astype(np.float32))
-    with torch.no_grad():
-        return torch.log1p(model(rows)).numpy()
-
-
-def held_out_errors(model: QosEstimator, h2: SampleBuffer) -> dict[float, tuple[float, float]]:
-    """Per slice type (thr* as a fraction of the largest): MAE and bias of log(1 + r)."""
-    inputs, targets, _ = h2.arrays()
-    err = log_utility(model, inputs[:, 0], inputs[:, 1:]) - np.log1p(targets)
-    out = {}
-    for need in np.unique(inputs[:, -2]):
-        sel = inputs[:, -2] == need
-        out[round(float(need), 2)] = (float(np.abs(err[sel]).mean()), float(err[sel].mean()))
+def summarise(runs: dict[int, list[Period]], slice_ids: tuple[int, ...]) -> dict[str, Any]:
+    """Per phase and seed: the report's numbers (module docstring)."""
+    out: dict[str, Any] = {}
+    phases = list(dict.fromkeys(p.phase for periods in runs.values() for p in periods))
+    for phase in phases:
+        per_seed: dict[str, list[Any]] = {}
+        for periods in runs.values():
+            sel = [p for p in periods if p.phase == phase]
+            if not sel:
+                continue
+            for key, value in _phase_numbers(sel, slice_ids).items():
+                per_seed.setdefault(key, []).append(value)
+        out[phase] = per_seed
     return out
 
 
-def main() -> None:
+def _phase_numbers(periods: list[Period], slice_ids: tuple[int, ...]) -> dict[str, Any]:
+    """One seed's numbers over the diagnosed periods of one phase."""
+    pred = np.stack([p.predicted for p in periods])  # (T, 4, C, S)
+    mean = np.stack([p.mean for p in periods])
+    real = np.stack([p.realised for p in periods])
+    active = np.stack([p.active for p in periods])
+    shares = np.stack([p.shares for p in periods])
+    eq, own, free, orc = range(4)
+    total = lambda a: a.sum(axis=(-1, -2))  # noqa: E731  (T, 4)
+    tp, tm, tr = total(pred), total(mean), total(real)
+    per_slice = lambda a: (a[:, orc] - a[:, own]).sum(axis=1).mean(axis=0)  # noqa: E731  (S,)
+    early = np.array([p.since_change < EARLY for p in periods])
+    ranking_error = (tp[:, orc] - tp[:, own]) - (tr[:, orc] - tr[:, own])
+    far = np.abs(shares[:, orc] - shares[:, eq])[active]
+    dist = lambda k: float(np.abs(shares[:, k] - shares[:, eq])[active].mean())  # noqa: E731
+    numbers = {
+        "periods": len(periods),
+        "own: predicted gain": float((tp[:, own] - tp[:, eq]).mean()),
+        "own: realised gain": float((tr[:, own] - tr[:, eq]).mean()),
+        "free: predicted gain": float((tp[:, free] - tp[:, eq]).mean()),
+        "free: realised gain": float((tr[:, free] - tr[:, eq]).mean()),
+        "oracle: predicted gain": float((tp[:, orc] - tp[:, eq]).mean()),
+        "oracle: realised gain": float((tr[:, orc] - tr[:, eq]).mean()),
+        "ranks oracle >= own (objective)": float((tp[:, orc] >= tp[:, own] - 1e-6).mean()),
+        "ranks oracle >= own (mean)": float((tm[:, orc] >= tm[:, own] - 1e-6).mean()),
+        "oracle - own: predicted": float((tp[:, orc] - tp[:, own]).mean()),
+        "oracle - own: realised": float((tr[:, orc] - tr[:, own]).mean()),
+        "ranking error": float(ranking_error.mean()),
+        "ranking error, early": float(ranking_error[early].mean()) if early.any() else None,
+        "ranking error, later": float(ranking_error[~early].mean()) if (~early).any() else None,
+        "oracle shares > 0.2 from equal": float((far > TRUST + 1e-9).mean()),
+        "mean distance from equal: own": dist(own),
+        "mean distance from equal: oracle": dist(orc),
+    }
+    pred_s, real_s = per_slice(pred), per_slice(real)
+    for s, sid in enumerate(slice_ids):
+        if active[..., s].any():
+            numbers[f"slice {sid}: oracle - own predicted"] = float(pred_s[s])
+            numbers[f"slice {sid}: oracle - own realised"] = float(real_s[s])
+    return numbers
+
+
+def print_report(summary: dict[str, Any]) -> None:
+    """Markdown: one column per phase, each number the mean over seeds ± its 95 % interval."""
+    phases = list(summary)
+    keys = list(dict.fromkeys(k for ph in phases for k in summary[ph]))
+    print("| quantity (log(1 + r) per period, summed over cells) | " + " | ".join(phases) + " |")
+    print("|---|" + "---|" * len(phases))
+    for key in keys:
+        cells = []
+        for ph in phases:
+            values = [v for v in summary[ph].get(key, []) if v is not None]
+            cells.append(_mean_ci(values) if values else "-")
+        print(f"| {key} | " + " | ".join(cells) + " |")
+
+
+def _job(args: tuple[Any, ...]) -> tuple[int, list[Period]]:
+    scenario, overrides, seed, spec, settings, every, bench, draws = args
+    return seed, diagnose(
+        scenario,
+        overrides,
+        seed,
+        spec,
+        settings,
+        every,
+        oracle_shares(bench, seed, scenario, overrides),
+        draws,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--every", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=200)
-    parser.add_argument(
-        "--periods",
-        type=int,
-        default=None,
-        help="compress paper's timeline to N periods (phases scaled)",
+    parser.add_argument("--scenario", default="paper")
+    parser.add_argument("--seeds", default="1", help="a count N (0..N-1) or a list (5,7,11)")
+    parser.add_argument("--periods", type=int, default=None, help="compress the timeline")
+    parser.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE")
+    parser.add_argument("--agent", default="idla", help="idla or package.module:Class")
+    parser.add_argument("--bench", type=Path, default=None, help="a bench with sim-oracle runs")
+    parser.add_argument("--draws", type=int, default=ORACLE_DRAWS, help="live sim-oracle's K")
+    parser.add_argument("--every", type=int, default=None, help="default: the bench's")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
+    args = parser.parse_args(argv)
+    given = [int(s) for s in args.seeds.split(",")]
+    seeds = seed_list(given if len(given) > 1 else given[0])
+    scenario_sets, agent_sets = split_settings(
+        single_values(parse_sets(args.sets), "diagnose"), [args.agent]
     )
-    args = parser.parse_args()
-    config = load_scenario("paper")
-    overrides = {} if args.periods is None else config.timeline_overrides(args.periods)
-    config = config.replace(overrides)
-    torch.set_num_threads(1)
+    config, overrides = scenario_overrides(args.scenario, False, args.periods, scenario_sets)
+    every = args.every or default_every(config.timeline)
     start = time.perf_counter()
-    data = collect(args.seed, args.every, overrides)
-    spec = SlicingSpec.from_env(make_env("paper", overrides))
-    net = Network(config, seed=data.net_seed)
-    print(
-        f"collected in {time.perf_counter() - start:.0f} s: {len(data.h0)} H0 samples, "
-        f"{len(data.h2)} held-out H2 samples, {len(data.states)} states",
-        flush=True,
-    )
-    models = {
-        "paper (r, MAE)": train([data.h0], "r", args.epochs),
-        "utility": train([data.h0], "utility", args.epochs),
-        "utility + H2 samples": train([data.h0, data.h2], "utility", args.epochs),
-    }
-    paper = LagrangianSolver(curvature_rates=False)
-
-    def trusted(m: QosEstimator, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        equal = torch.from_numpy(equal_split(a.numpy()))
-        return solve(m, z, a, lower=(equal - 0.15).clamp(min=0), upper=equal + 0.15)
-
-    deciders = {
-        "paper estimator + primal-dual (idla-paper)": (
-            models["paper (r, MAE)"],
-            lambda m, z, a: paper.solve(
-                m,
-                z,
-                a,
-                torch.from_numpy(equal_split(a.numpy())).float(),
-                torch.Generator().manual_seed(0),
-            ),
-        ),
-        "paper estimator + exact solver": (models["paper (r, MAE)"], solve),
-        "utility estimator + exact solver": (models["utility"], solve),
-        "utility estimator + trust region 0.15": (models["utility"], trusted),
-        "utility + H2 samples + exact solver": (models["utility + H2 samples"], solve),
-    }
-    periods = np.array([s[0] for s in data.states])
-    demand = np.array([net.expected_demand_mbps(p).sum() for p in periods])
-    h2_start = config.timeline.phases[2].start
-    in_h2 = periods >= h2_start
-    busy_h2 = busy_periods(demand, in_h2)
-    print(
-        "\n| estimator | H2 held-out MAE / bias of log(1 + r), per slice (thr*/max) | "
-        "bias at equal shares, busy H2, per slice |"
-    )
-    print("|---|---|---|")
-    for name, model in models.items():
-        errors = held_out_errors(model, data.h2)
-        bias = []
-        for _t, state, obs, active in (s for s, b in zip(data.states, busy_h2, strict=True) if b):
-            equal = equal_split(active)
-            truth = np.log1p(net.replay(equal[None], states=[state]).r[0, 0])
-            pred = np.zeros(active.shape)
-            pred[active] = log_utility(model, equal[active], context(obs, spec)[active])
-            bias.append(np.where(active, pred - truth, np.nan))
-        per_slice = np.nanmean(np.stack(bias), axis=(0, 1))
-        text = ", ".join(f"{k}: {v[0]:.3f} / {v[1]:+.3f}" for k, v in errors.items())
-        print(f"| {name} | {text} | {np.round(per_slice, 3).tolist()} |")
-    gains: dict[str, list[float]] = {"equal": []}
-    for name in deciders:
-        gains[name] = []
-    for _t, state, obs, active in data.states:
-        z, a = torch.from_numpy(context(obs, spec)), torch.from_numpy(active)
-        xs = [equal_split(active)]
-        xs += [fn(model, z, a).numpy().astype(float) for model, fn in deciders.values()]
-        utility = net.replay(np.stack(xs), states=[state]).utility[0]
-        for name, u in zip(gains, utility, strict=True):
-            gains[name].append(float(u))
-    base = np.array(gains.pop("equal"))
-    in_h1 = ~in_h2
-    busy_h1 = busy_periods(demand, in_h1)
-    print("\n| decision | ΔU vs equal H1 | busy H1 | H2 | busy H2 |\n|---|---|---|---|---|")
-    for name, values in gains.items():
-        d = np.array(values) - base
-        cells = [f"{d[sel].mean():+.3f}" for sel in (in_h1, busy_h1, in_h2, busy_h2)]
-        print(f"| {name} | " + " | ".join(cells) + " |")
-    print(f"\n{time.perf_counter() - start:.0f} s in all")
+    jobs = [
+        (
+            args.scenario,
+            overrides,
+            s,
+            args.agent,
+            agent_sets[args.agent],
+            every,
+            args.bench,
+            args.draws,
+        )
+        for s in seeds
+    ]
+    if args.workers > 1:
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            runs = dict(pool.map(_job, jobs))
+    else:
+        runs = dict(_job(j) for j in jobs)
+    summary = summarise(runs, load_scenario(args.scenario).slice_ids)
+    label = agent_label(args.agent)
+    print(f"{label} on {args.scenario} {overrides}, seeds {seeds}, every {every}-th period:\n")
+    print_report(summary)
+    print(f"\n{time.perf_counter() - start:.0f} s in all", file=sys.stderr)
+    if args.json is not None:
+        args.json.write_text(json.dumps({"agent": label, "seeds": seeds, **summary}, indent=1))
 
 
 if __name__ == "__main__":

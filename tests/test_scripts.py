@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {
     "calibration.py": ["--seeds", "1", "--scenarios", "small"],
     "env_overhead.py": ["--scenario", "small", "--runs", "1", "--periods", "3"],
-    "idla_diagnose.py": ["--periods", "60", "--every", "4", "--epochs", "2"],
+    "idla_diagnose.py": ["--periods", "80", "--draws", "2", "--set", "agent.idla.train.epochs=2"],
+    "idla_offline.py": ["--periods", "60", "--every", "4", "--epochs", "2"],
     "idla_speed.py": ["--runs", "1", "--sizes", "12"],
     "kpi_model_cost.py": ["--runs", "1", "--periods", "2"],
     "oracle_k.py": [

@@ -50,18 +50,45 @@ import numpy as np
 import torch
 
 from agents.base import Agent, SlicingSpec
-from agents.idla.dataset import SampleBuffer, augment, context
+from agents.idla.dataset import SampleBuffer, augment, context, peak_rate_mbps
+from agents.idla.ensemble import (
+    EnsembleConfig,
+    EnsembleEstimator,
+    Estimator,
+    Headroom,
+    fit_members,
+    load_estimator,
+)
 from agents.idla.estimator import EstimatorReport, QosEstimator, TrainConfig, fit
 from agents.idla.search import solve
 from agents.idla.solver import LagrangianSolver
+from agents.idla.values import value_table
 from agents.schedule import Schedule
 from slicesim.io import atomic_write
 from slicesim.sim import equal_split
-from slicesim.typed_config import Validated, num
+from slicesim.typed_config import ConfigError, Validated, num
 
-__all__ = ["MODEL_FILE", "IDLAAgent", "IDLAConfig", "IDLAPaperAgent", "OnlineConfig"]
+__all__ = [
+    "MODEL_FILE",
+    "Decision",
+    "ExploreConfig",
+    "IDLAAgent",
+    "IDLAConfig",
+    "IDLAPaperAgent",
+    "OnlineConfig",
+]
 
 MODEL_FILE = "estimator.pt"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The inputs of one decision: its period, the contexts z, the slice set and the start."""
+
+    period: int
+    z: torch.Tensor
+    active: torch.Tensor
+    x0: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -89,6 +116,23 @@ class OnlineConfig(Validated):
 
 
 @dataclass(frozen=True)
+class ExploreConfig(Validated):
+    """Exploration that buys the slope the estimator lacks, at a bounded cost.
+
+    Each period, each cell moves ``step`` of its share from one active slice to another with
+    probability ``rate`` (drawn from the agent's generator): a small perturbation around the
+    decision, spread over the whole phase, whose cost is in the utility the agent is scored on.
+
+    Attributes:
+        rate: probability that a cell is perturbed in a period.
+        step: the share moved.
+    """
+
+    rate: float = num(0, 1, 0.1)
+    step: float = num(0.01, 0.5, 0.05)
+
+
+@dataclass(frozen=True)
 class IDLAConfig(Validated):
     """The settings of an IDLA agent (``--set agent.idla.<field>=...``; nested with dots).
 
@@ -100,6 +144,9 @@ class IDLAConfig(Validated):
         online: continued learning and guards; None for one offline training and no guards.
         solver: None for :func:`agents.idla.solve` (exact, fast), or the paper's primal-dual
             :class:`LagrangianSolver`.
+        ensemble: the estimator's shape (:class:`agents.idla.ensemble.EnsembleConfig`): its
+            members, pessimism, head and inputs; the default is the paper's single MLP.
+        explore: perturbations of the decisions (None: none).
     """
 
     collect_periods: int | None = num(1, 10**9, None)
@@ -107,6 +154,15 @@ class IDLAConfig(Validated):
     train: TrainConfig = field(default_factory=lambda: TrainConfig(target="utility"))
     online: OnlineConfig | None = field(default_factory=OnlineConfig)
     solver: LagrangianSolver | None = None
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
+    explore: ExploreConfig | None = None
+
+    def _check(self) -> None:
+        if not self.ensemble.plain and self.train.target != "utility":
+            raise ConfigError(
+                f"ensemble = {self.ensemble}: an ensemble or a load input learns the expected "
+                f"utility; train.target = {self.train.target!r} must be 'utility'"
+            )
 
 
 class IDLAAgent(Agent):
@@ -126,7 +182,7 @@ class IDLAAgent(Agent):
     def __init__(
         self,
         config: IDLAConfig | None = None,
-        estimator: QosEstimator | None = None,
+        estimator: Estimator | None = None,
         progress: bool = False,
         **settings: Any,
     ) -> None:
@@ -138,7 +194,7 @@ class IDLAAgent(Agent):
         self.solver = self.config.solver
         self.use_augmentation = self.config.use_augmentation
         self.progress = progress
-        self.model: QosEstimator | None = estimator
+        self.model: Estimator | None = estimator
         self.report: EstimatorReport | None = None
         self.buffer: SampleBuffer | None = None
         self.refreshes = 0
@@ -152,12 +208,16 @@ class IDLAAgent(Agent):
         """Start an episode; a trained estimator is kept (the agent decides from the start)."""
         super().reset(spec, seed)
         if self.buffer is None or self.buffer.spec.feature_names != spec.feature_names:
-            self.buffer = SampleBuffer(spec)
+            self.buffer = SampleBuffer(spec, with_load=self.config.ensemble.load)
+        self.load_now = np.zeros((spec.n_cells, spec.n_slices))
+        """The offered traffic of the last period (Mbit/s), the load input of this one."""
         self.schedule.reset(spec, trained=self.model is not None)
         self.last_refresh = 0
         self.safe_until = -1
         self.last: tuple[np.ndarray, np.ndarray] | None = None
         """The last decision's shares and slice set (where the next search starts)."""
+        self.decision: Decision | None = None
+        """The last decision's inputs (what :meth:`estimate` and :meth:`unbounded` read)."""
         self.generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
 
     def forget(self) -> None:
@@ -166,7 +226,7 @@ class IDLAAgent(Agent):
         self.refreshes = 0
 
     @property
-    def estimator(self) -> QosEstimator:
+    def estimator(self) -> Estimator:
         """The trained estimator."""
         if self.model is None:
             raise RuntimeError(f"{type(self).__name__} has no trained estimator yet")
@@ -177,6 +237,8 @@ class IDLAAgent(Agent):
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         self.spec  # noqa: B018  (raises a clear error before reset)
         active = np.asarray(info["active_next"], dtype=bool)
+        if "kpi" in info:
+            self.load_now = np.asarray(info["kpi"]["demand_mbps"], dtype=np.float64)
         changed = self.schedule.see(active)
         if self.model is None:
             return self.explore(active)
@@ -203,7 +265,7 @@ class IDLAAgent(Agent):
         learning = self.model is None or self.online is not None
         if learning:
             assert self.buffer is not None
-            self.buffer.add(obs, info)
+            self.buffer.add(obs, info, self.load_now if self.buffer.with_load else None)
         if self.model is None:
             if not self.schedule.collecting:
                 self.train_estimator()
@@ -252,8 +314,10 @@ class IDLAAgent(Agent):
         Raises:
             FileNotFoundError: no ``estimator.pt`` in ``path``.
         """
-        model, _ = QosEstimator.load(Path(path) / MODEL_FILE)
+        model, _ = load_estimator(Path(path) / MODEL_FILE)
         kwargs.setdefault("train", TrainConfig(target=model.target))
+        if isinstance(model, EnsembleEstimator):
+            kwargs.setdefault("ensemble", model.config)
         if not learn:
             kwargs["online"] = None
         elif kwargs.get("online") is None:
@@ -294,8 +358,25 @@ class IDLAAgent(Agent):
     def train_estimator(self) -> EstimatorReport:
         """Train the estimator on the collected samples (augmented) and keep its report."""
         inputs, targets = self._training_set()
-        self.model, self.report = fit(inputs, targets, self.train_config, progress=self.progress)
+        if self.config.ensemble.plain:
+            self.model, self.report = fit(
+                inputs, targets, self.train_config, progress=self.progress
+            )
+        else:
+            self.model, self.report = self._fit_members(inputs, targets, self.train_config)
         return self.report
+
+    def _fit_members(
+        self, inputs: np.ndarray, targets: np.ndarray, config: TrainConfig
+    ) -> tuple[EnsembleEstimator, EstimatorReport]:
+        """:func:`agents.idla.ensemble.fit_members` from the current model, if it is one."""
+        shape = self.config.ensemble
+        headroom = None
+        if shape.head == "monotone":
+            thr_max = float(np.max(self.spec.thr_need_mbps))
+            headroom = Headroom(self.spec.history, thr_max, peak_rate_mbps(self.spec.config))
+        model = self.model if isinstance(self.model, EnsembleEstimator) else None
+        return fit_members(inputs, targets, config, shape, headroom, model)
 
     def refresh(self) -> None:
         """Continue training on the recent periods' samples plus as many older ones."""
@@ -309,7 +390,11 @@ class IDLAAgent(Agent):
                 "seed": self.refreshes + 1,
             }
         )
-        self.model, self.report = fit(inputs, targets, config, model=self.model)
+        if isinstance(self.model, EnsembleEstimator):
+            self.model, self.report = self._fit_members(inputs, targets, config)
+        else:
+            assert isinstance(self.model, QosEstimator)
+            self.model, self.report = fit(inputs, targets, config, model=self.model)
         self.refreshes += 1
         self.last_refresh = self.schedule.period
 
@@ -324,11 +409,63 @@ class IDLAAgent(Agent):
 
     def decide(self, obs: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Solve Problem 2 for every cell at once."""
-        z = torch.from_numpy(context(obs, self.spec))
+        load = self.load_now if self.config.ensemble.load else None
+        z = torch.from_numpy(context(obs, self.spec, load))
         x0 = torch.from_numpy(self.start_point(active).astype(np.float32))
-        x = self.search(z, torch.from_numpy(active), x0)
-        self.last = (x.numpy().astype(float), active)
+        self.decision = Decision(self.schedule.period, z, torch.from_numpy(active), x0)
+        x = self.search(z, self.decision.active, x0).numpy().astype(float)
+        if self.config.explore is not None:
+            x = self.perturb(x, active)
+        self.last = (x, active)
         return self.last[0]
+
+    def perturb(self, x: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """Move ``explore.step`` of the share between two active slices of a cell, in each cell
+        with probability ``explore.rate`` (:class:`ExploreConfig`); every share stays >= 0.01."""
+        assert self.config.explore is not None
+        rate, step = self.config.explore.rate, self.config.explore.step
+        x = x.copy()
+        chosen = self.rng.random(len(x)) < rate
+        keys = self.rng.random(x.shape)  # a random pair of active slices per cell
+        for cell in np.flatnonzero(chosen & (active.sum(axis=1) >= 2)):
+            order = np.argsort(np.where(active[cell], keys[cell], 2.0))
+            give, take = order[0], order[1]
+            moved = min(step, x[cell, give] - 0.01)
+            if moved > 0:
+                x[cell, give] -= moved
+                x[cell, take] += moved
+        return x
+
+    estimate_kinds = ("decision", "mean")
+    """What :meth:`estimate` can return: the decision objective or the estimators' mean."""
+
+    def estimate(self, x: np.ndarray, kind: str = "decision") -> np.ndarray:
+        """What the estimator expects of shares ``x`` (n_cells, n_slices) in the last decision's
+        context: log(1 + f) of every (cell, slice), 0 where inactive; ``kind="mean"``: the
+        ensemble's mean instead of its objective (a diagnosis' tool:
+        ``benchmarks/idla_diagnose.py``)."""
+        decision = self._last_decision()
+        active = decision.active.numpy()
+        shares = np.asarray(x, dtype=np.float64)[active][:, None]
+        model = self.estimator
+        if kind == "mean" and isinstance(model, EnsembleEstimator):
+            out = np.zeros(active.shape)
+            rows = torch.from_numpy(shares.astype(np.float32))
+            with torch.no_grad():
+                out[active] = model.grid_stats(decision.z[decision.active], rows)[1][:, 0].numpy()
+            return out
+        return value_table(model, decision.z, active, shares)[..., 0]
+
+    def unbounded(self) -> np.ndarray:
+        """The last decision taken again without the trust region (a diagnosis' tool)."""
+        decision = self._last_decision()
+        x = solve(self.estimator, decision.z, decision.active, decision.x0.clamp(0.0, 1.0))
+        return x.numpy().astype(float)
+
+    def _last_decision(self) -> Decision:
+        if self.decision is None:
+            raise RuntimeError(f"{type(self).__name__} has not decided yet")
+        return self.decision
 
     def search(self, z: torch.Tensor, active: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         """The decision rule on the estimator (the Lagrangian search for the paper's variant)."""

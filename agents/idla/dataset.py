@@ -20,24 +20,43 @@ from typing import Any
 import numpy as np
 
 from agents.base import SlicingSpec
+from slicesim.config import ScenarioConfig
+from slicesim.sim.link import CQI_EFFICIENCY
 
-__all__ = ["SampleBuffer", "augment", "context", "context_width"]
-
-
-def context_width(spec: SlicingSpec) -> int:
-    """Width W of the context z: H past users, H past CQI, thr*, d* (paper eq. 8; the paper's
-    H = 5 gives W = 12 and the 13 inputs of its MLP)."""
-    return 2 * spec.history + 2
+__all__ = ["SampleBuffer", "augment", "context", "context_width", "peak_rate_mbps"]
 
 
-def context(obs: np.ndarray, spec: SlicingSpec) -> np.ndarray:
-    """The estimator's context z of every (cell, slice): (n_cells, n_slices, W)."""
+def peak_rate_mbps(config: ScenarioConfig) -> float:
+    """A cell's rate at the highest CQI on all its PRBs (Mbit/s): the scale of the load input."""
+    radio = config.radio
+    bits = radio.n_prb * radio.prb_bandwidth_hz * (1.0 - radio.overhead)
+    return float(bits * CQI_EFFICIENCY[-1] / 1e6)
+
+
+def context_width(spec: SlicingSpec, load: bool = False) -> int:
+    """Width W of the context z: H past users, H past CQI, (the load,) thr*, d* (paper eq. 8;
+    the paper's H = 5 gives W = 12 and the 13 inputs of its MLP)."""
+    return 2 * spec.history + 2 + int(load)
+
+
+def context(obs: np.ndarray, spec: SlicingSpec, load: np.ndarray | None = None) -> np.ndarray:
+    """The estimator's context z of every (cell, slice): (n_cells, n_slices, W).
+
+    ``load``: the traffic each (cell, slice) was offered in the last period (Mbit/s); given, it
+    is a column between the CQI and the needs, divided by :func:`peak_rate_mbps` (the needs
+    stay last: the augmentation replaces them).
+    """
     h = spec.history
     users = spec.feature("users_1")
     cqi = spec.feature("cqi_1")
     needs = [spec.feature("thr_need"), spec.feature("delay_need")]
     cols = [*range(users, users + h), *range(cqi, cqi + h), *needs]
-    return np.asarray(obs, dtype=np.float32)[..., cols]
+    z = np.asarray(obs, dtype=np.float32)[..., cols]
+    if load is None:
+        return z
+    column = np.asarray(load, dtype=np.float64) / peak_rate_mbps(spec.config)
+    column = (column * (z[..., -2] > 0))[..., None].astype(np.float32)  # 0 where inactive
+    return np.concatenate([z[..., : 2 * h], column, z[..., 2 * h :]], axis=-1)
 
 
 @dataclass
@@ -47,6 +66,7 @@ class SampleBuffer:
     Args:
         spec: the environment's spec (feature layout, needs).
         x_source: ``"share"`` (allocated share) or ``"prb_util"`` (the paper's choice).
+        with_load: the context holds the last period's offered traffic (:func:`context`).
     """
 
     def __post_init__(self) -> None:
@@ -57,17 +77,21 @@ class SampleBuffer:
 
     spec: SlicingSpec
     x_source: str = "share"
+    with_load: bool = False
     inputs: list[np.ndarray] = field(default_factory=list)  # (n, 1 + 2H + 2)
     targets: list[np.ndarray] = field(default_factory=list)  # (n,)
     achieved: list[np.ndarray] = field(default_factory=list)  # (n, 2): thr, delay, normalised
 
-    def add(self, obs: np.ndarray, info: dict[str, Any]) -> None:
-        """Add the active (cell, slice) pairs of one period: ``obs`` before it, ``info`` after."""
+    def add(self, obs: np.ndarray, info: dict[str, Any], load: np.ndarray | None = None) -> None:
+        """Add the active (cell, slice) pairs of one period: ``obs`` before it, ``info`` after,
+        ``load`` the offered traffic of the period before it (``with_load``)."""
         active = np.asarray(info["active"], dtype=bool)
         kpi = info["kpi"]
         x_all = info["x"] if self.x_source == "share" else kpi["prb_util"]
         x = np.asarray(x_all, dtype=np.float32)[active]
-        z = context(obs, self.spec)[active]
+        if self.with_load and load is None:
+            raise ValueError("this buffer's contexts hold the load: give add(..., load=...)")
+        z = context(obs, self.spec, load if self.with_load else None)[active]
         self.inputs.append(np.column_stack([x, z]))
         self.targets.append(np.asarray(info["r"], dtype=np.float32)[active])
         scale = np.array([self.spec.thr_need_mbps.max(), self.spec.delay_need_ms.max()])
@@ -83,7 +107,7 @@ class SampleBuffer:
         Args:
             rows: indices of the samples to return (default: all, in the order collected).
         """
-        width = 1 + context_width(self.spec)
+        width = 1 + context_width(self.spec, self.with_load)
         if not self.inputs:
             return np.empty((0, width), np.float32), np.empty(0, np.float32), np.empty((0, 2))
         out = (
