@@ -198,10 +198,18 @@ def _phase_numbers(periods: list[Period], slice_ids: tuple[int, ...]) -> dict[st
         "mean distance from equal: oracle": dist(orc),
     }
     pred_s, real_s = per_slice(pred), per_slice(real)
+    gain = lambda a: (a[:, own] - a[:, eq]).sum(axis=1).mean(axis=0)  # noqa: E731  (S,)
+    cells = np.maximum(active.sum(axis=1), 1)  # (T, S)
+    bias = lambda k: ((pred[:, k] - real[:, k]).sum(axis=1) / cells).mean(axis=0)  # noqa: E731
+    gain_p, gain_r, bias_eq, bias_own = gain(pred), gain(real), bias(eq), bias(own)
     for s, sid in enumerate(slice_ids):
         if active[..., s].any():
             numbers[f"slice {sid}: oracle - own predicted"] = float(pred_s[s])
             numbers[f"slice {sid}: oracle - own realised"] = float(real_s[s])
+            numbers[f"slice {sid}: own - equal predicted"] = float(gain_p[s])
+            numbers[f"slice {sid}: own - equal realised"] = float(gain_r[s])
+            numbers[f"slice {sid}: bias at equal shares (per cell)"] = float(bias_eq[s])
+            numbers[f"slice {sid}: bias at own shares (per cell)"] = float(bias_own[s])
     return numbers
 
 
@@ -217,6 +225,16 @@ def print_report(summary: dict[str, Any]) -> None:
             values = [v for v in summary[ph].get(key, []) if v is not None]
             cells.append(_mean_ci(values) if values else "-")
         print(f"| {key} | " + " | ".join(cells) + " |")
+
+
+def save_records(path: Path, runs: dict[int, list[Period]]) -> None:
+    """Every diagnosed period's arrays, per seed (``s<seed>_<field>``), in one ``.npz``."""
+    arrays: dict[str, np.ndarray] = {}
+    for seed, periods in runs.items():
+        for name in ("period", "phase", "since_change", "active", "shares", "predicted", "mean"):
+            arrays[f"s{seed}_{name}"] = np.array([getattr(p, name) for p in periods])
+        arrays[f"s{seed}_realised"] = np.array([p.realised for p in periods])
+    np.savez_compressed(path, **arrays)
 
 
 def _job(args: tuple[Any, ...]) -> tuple[int, list[Period]]:
@@ -245,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--every", type=int, default=None, help="default: the bench's")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
+    parser.add_argument("--records", type=Path, default=None, help="save every period (.npz)")
     args = parser.parse_args(argv)
     given = [int(s) for s in args.seeds.split(",")]
     seeds = seed_list(given if len(given) > 1 else given[0])
@@ -277,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{label} on {args.scenario} {overrides}, seeds {seeds}, every {every}-th period:\n")
     print_report(summary)
     print(f"\n{time.perf_counter() - start:.0f} s in all", file=sys.stderr)
+    if args.records is not None:
+        save_records(args.records, runs)
     if args.json is not None:
         args.json.write_text(json.dumps({"agent": label, "seeds": seeds, **summary}, indent=1))
 

@@ -126,10 +126,16 @@ class ExploreConfig(Validated):
     Attributes:
         rate: probability that a cell is perturbed in a period.
         step: the share moved.
+        directed: with an ensemble, move along the pair of slices whose move its members'
+            mean + ``optimism`` x std values most, and only where that is a gain (an
+            upper-confidence step against the decision's lower bound); else a random pair.
+        optimism: the weight of the members' spread in a directed move.
     """
 
     rate: float = num(0, 1, 0.1)
     step: float = num(0.01, 0.5, 0.05)
+    directed: bool = True
+    optimism: float = num(0, 10, 1.0)
 
 
 @dataclass(frozen=True)
@@ -421,20 +427,50 @@ class IDLAAgent(Agent):
 
     def perturb(self, x: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Move ``explore.step`` of the share between two active slices of a cell, in each cell
-        with probability ``explore.rate`` (:class:`ExploreConfig`); every share stays >= 0.01."""
+        with probability ``explore.rate`` (:class:`ExploreConfig`): the pair whose move an
+        optimistic reading of the ensemble values most, where that is a gain (``directed``),
+        else a random pair. Every share stays >= 0.01."""
         assert self.config.explore is not None
-        rate, step = self.config.explore.rate, self.config.explore.step
+        explore = self.config.explore
         x = x.copy()
-        chosen = self.rng.random(len(x)) < rate
+        chosen = self.rng.random(len(x)) < explore.rate
         keys = self.rng.random(x.shape)  # a random pair of active slices per cell
-        for cell in np.flatnonzero(chosen & (active.sum(axis=1) >= 2)):
-            order = np.argsort(np.where(active[cell], keys[cell], 2.0))
-            give, take = order[0], order[1]
-            moved = min(step, x[cell, give] - 0.01)
+        cells = np.flatnonzero(chosen & (active.sum(axis=1) >= 2))
+        scores = self._move_scores(x, active) if explore.directed and len(cells) else None
+        for cell in cells:
+            if scores is not None:
+                best = np.unravel_index(np.argmax(scores[cell]), scores[cell].shape)
+                if not scores[cell][best] > 0:
+                    continue
+                give, take = int(best[0]), int(best[1])
+            else:
+                order = np.argsort(np.where(active[cell], keys[cell], 2.0))
+                give, take = order[0], order[1]
+            moved = min(explore.step, x[cell, give] - 0.01)
             if moved > 0:
                 x[cell, give] -= moved
                 x[cell, take] += moved
         return x
+
+    def _move_scores(self, x: np.ndarray, active: np.ndarray) -> np.ndarray | None:
+        """Per cell, the optimistic value (members' mean + ``explore.optimism`` x their std) of
+        moving ``explore.step`` from slice i to slice j: ``(C, S, S)``, -inf where no move; None
+        without an ensemble."""
+        assert self.config.explore is not None
+        model, decision = self.estimator, self._last_decision()
+        if not isinstance(model, EnsembleEstimator) or model.config.members < 2:
+            return None
+        step = self.config.explore.step
+        shares = torch.from_numpy(x[active].astype(np.float32))
+        grid = torch.stack([shares - step, shares, shares + step], dim=1).clamp(0.0, 1.0)
+        with torch.no_grad():
+            g = model.members(grid, decision.z[decision.active]).numpy()  # (M, A, 3)
+        down, up = np.zeros((2, len(g), *x.shape))
+        down[:, active], up[:, active] = g[..., 0] - g[..., 1], g[..., 2] - g[..., 1]
+        change = down[:, :, :, None] + up[:, :, None, :]  # (M, C, give, take)
+        score = change.mean(axis=0) + self.config.explore.optimism * change.std(axis=0)
+        allowed = active[:, :, None] & active[:, None, :] & ~np.eye(x.shape[1], dtype=bool)
+        return np.where(allowed & (x[:, :, None] > 0.01 + step), score, -np.inf)
 
     estimate_kinds = ("decision", "mean")
     """What :meth:`estimate` can return: the decision objective or the estimators' mean."""
