@@ -151,6 +151,10 @@ def test_the_wheel_installs_slicesim_and_agents_only(tmp_path):
     assert top == {"slicesim", "agents"}
     assert {"slicesim/scenarios/paper.yaml", "slicesim/scenarios/small.yaml"} <= set(names)
     assert "slicesim/py.typed" in names and "agents/py.typed" in names
+    # every module of the source tree ships (a folder without __init__.py would be left out)
+    modules = {p.relative_to(ROOT).as_posix() for top in ("slicesim", "agents")
+               for p in ROOT.joinpath(top).rglob("*.py")}  # fmt: skip
+    assert modules - set(names) == set()
 
 
 def _network_privates() -> set[str]:
