@@ -2,6 +2,7 @@
 paper's primal-dual solver (``idla-paper``) and the estimator oracle's grid search.
 
 Usage: python benchmarks/idla_speed.py [--runs 9] [--sizes 12 1000 10000 100000] [--slow-max N]
+       [--estimator paper|idla]
 
 Synthetic observations (4 slices, all active, random z, x0 = equal shares) and the paper's estimator
 (:class:`agents.idla.estimator.QosEstimator`, MLP 13 -> 36 -> 24 -> 16 -> 16 -> 1) with random
@@ -10,6 +11,10 @@ decision processes (counted in one extra run), the floor those rows would take a
 (forward+backward for gradient rows, forward only for the rest; measured on 16 k row chunks in the
 same process, before and after each timing) and the ratio latency / floor, and the peak memory.
 Targets (issue 10): solve <= 5 ms at 12 cells and <= 3 s at 100 000 cells, memory under 4 GB.
+
+``--estimator idla`` times ``solve`` on ``idla``'s own estimator instead
+(:data:`agents.idla.agent.ESTIMATOR`: five monotone headroom curves, mean - 1 std; random
+weights, a context with the load column), without the floor (its members are no ``nn.Sequential``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from agents.idla.agent import ESTIMATOR
+from agents.idla.ensemble import EnsembleEstimator, Headroom
 from agents.idla.estimator import CHUNK_ROWS, QosEstimator
 from agents.idla.oracle import grid_search
 from agents.idla.search import solve
@@ -41,10 +48,20 @@ def paper_mlp(seed: int) -> QosEstimator:
     return QosEstimator().eval()
 
 
+def idla_ensemble(seed: int) -> EnsembleEstimator:
+    """``idla``'s estimator (H = 5, a context of 13 with the load) with random initial weights;
+    the headroom's scales are ``paper``'s (need 2 Mbit/s, a cell's peak 100 Mbit/s)."""
+    return EnsembleEstimator(1 + CONTEXT["idla"], ESTIMATOR, Headroom(5, 2.0, 100.0), seed=seed)
+
+
+CONTEXT = {"paper": 12, "idla": 13}
+"""The context width W of each estimator (H = 5)."""
+
+
 class Counting(nn.Module):
     """The estimator, counting the rows it evaluates (forward and the solver's grid path)."""
 
-    def __init__(self, model: QosEstimator) -> None:
+    def __init__(self, model: QosEstimator | EnsembleEstimator) -> None:
         super().__init__()
         self.model = model
         self.rows = [0, 0]  # with grad, without
@@ -64,10 +81,10 @@ class Counting(nn.Module):
         return twin.train(self.training)
 
 
-def observations(n_cells: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+def observations(n_cells: int, seed: int, width: int = 12) -> tuple[Tensor, Tensor, Tensor]:
     """Random features z, every slice active, equal start shares."""
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n_cells, N_SLICES, 12, generator=gen)
+    z = torch.randn(n_cells, N_SLICES, width, generator=gen)
     active = torch.ones(n_cells, N_SLICES, dtype=torch.bool)
     return z, active, torch.full((n_cells, N_SLICES), 1.0 / N_SLICES)
 
@@ -100,7 +117,9 @@ def _median_time(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
-def count_rows(model: QosEstimator, fn: Callable[[nn.Module], object]) -> tuple[int, int]:
+def count_rows(
+    model: QosEstimator | EnsembleEstimator, fn: Callable[[nn.Module], object]
+) -> tuple[int, int]:
     """Model rows run by ``fn``: (with grad, without)."""
     counter = Counting(model).eval()  # a module in training mode would be searched as a copy
     fn(counter)
@@ -118,23 +137,31 @@ def deciders(z: Tensor, active: Tensor, x0: Tensor) -> dict[str, Callable[[nn.Mo
     }
 
 
-def measure(model: QosEstimator, sizes: list[int], runs: int, slow_max: int) -> list[dict]:
+def measure(
+    model: QosEstimator | EnsembleEstimator,
+    sizes: list[int],
+    runs: int,
+    slow_max: int,
+    width: int = 12,
+) -> list[dict]:
     """One result row per (method, size): latency, rows processed, runs, and the floor rates.
 
     The machine may be shared, so the floor is measured right before and after each timing and
-    the ratio uses their mean: both see the same contention.
+    the ratio uses their mean: both see the same contention. An estimator that is no
+    :class:`QosEstimator` (idla's ensemble) is timed with ``solve`` only and without a floor.
     """
     results = []
+    mlp = isinstance(model, QosEstimator)
     for n_cells in sizes:
-        z, active, x0 = observations(n_cells, seed=n_cells)
+        z, active, x0 = observations(n_cells, seed=n_cells, width=width)
         n_runs = max(3, min(runs, runs * 1000 // n_cells))
         for name, fn in deciders(z, active, x0).items():
-            if name != "solve" and n_cells > slow_max:
+            if name != "solve" and (n_cells > slow_max or not mlp):
                 continue
             grad_rows, fwd_rows = count_rows(model, fn)
-            before = floor_rates(model, reps=7)
+            before = floor_rates(model, reps=7) if mlp else (float("nan"), float("nan"))
             latency = _median_time(lambda fn=fn: fn(model), n_runs)
-            after = floor_rates(model, reps=7)
+            after = floor_rates(model, reps=7) if mlp else (float("nan"), float("nan"))
             results.append(
                 {
                     "method": name,
@@ -163,6 +190,12 @@ def table(results: list[dict]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
+        if r["fwd_rate"] != r["fwd_rate"]:  # no floor (NaN rates)
+            lines.append(
+                f"| {r['method']} | {r['cells']:,} | {_fmt_time(r['latency'])} | {r['runs']} "
+                f"| {r['grad_rows']:,} | {r['fwd_rows']:,} | n/a | n/a | n/a | |"
+            )
+            continue
         floor = r["grad_rows"] / r["fb_rate"] + r["fwd_rows"] / r["fwd_rate"]
         target = TARGETS_S.get((r["method"], r["cells"]))
         verdict = (
@@ -189,13 +222,19 @@ def main() -> None:
         default=10_000,
         help="largest batch for the primal-dual solver and the grid oracle",
     )
+    parser.add_argument(
+        "--estimator",
+        choices=sorted(CONTEXT),
+        default="paper",
+        help="the paper's MLP (default) or idla's ensemble (solve only, no floor)",
+    )
     args = parser.parse_args()
-    model = paper_mlp(seed=0)
+    model = paper_mlp(seed=0) if args.estimator == "paper" else idla_ensemble(seed=0).eval()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"load average {os.getloadavg()[0]:.2f}"
     )
-    results = measure(model, args.sizes, args.runs, args.slow_max)
+    results = measure(model, args.sizes, args.runs, args.slow_max, CONTEXT[args.estimator])
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(
         f"\nload average {os.getloadavg()[0]:.2f}; floor rates: MLP rows/s on {FLOOR_ROWS:,}-row"

@@ -26,7 +26,7 @@ def test_load_is_a_classmethod_returning_a_ready_agent(tmp_path):
     td3.save(tmp_path / "td3")
     loaded = TD3Agent.load(tmp_path / "td3")
     assert isinstance(loaded, TD3Agent) and loaded.model is not None and not loaded.learning
-    idla = IDLAAgent(collect_periods=6, train=TrainConfig(epochs=2))
+    idla = IDLAAgent(collect_periods=6, train=TrainConfig(target="utility", epochs=2))
     run(make_env("small", SHORT), idla, progress=False, seed=0)
     idla.save(tmp_path / "idla")
     ready = IDLAAgent.load(tmp_path / "idla")

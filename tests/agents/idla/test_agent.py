@@ -7,7 +7,8 @@ import pytest
 
 from agents import IDLAAgent, IDLAPaperAgent, OracleAgent, run
 from agents.base import SlicingSpec
-from agents.idla.agent import OnlineConfig
+from agents.idla.agent import ESTIMATOR, OnlineConfig
+from agents.idla.ensemble import EnsembleConfig
 from agents.idla.estimator import TrainConfig
 from slicesim.envs import make_env
 
@@ -57,12 +58,21 @@ def test_same_seed_same_decisions():
     np.testing.assert_array_equal(actions(4), actions(4))
 
 
-def test_the_context_width_follows_the_env_history():
-    # H = 3 past periods: a context of 2 * 3 + 2 = 8 features, an estimator of 9 inputs
-    agent = IDLAAgent(collect_periods=10, train=TrainConfig(target="utility", epochs=3))
+@pytest.mark.parametrize(
+    ("ensemble", "inputs"),
+    [
+        # H = 3 past periods: users and CQI 2 * 3, the last period's load, thr*, d*; and the share
+        (ESTIMATOR, 1 + 2 * 3 + 1 + 2),
+        (EnsembleConfig(), 1 + 2 * 3 + 2),  # the paper's MLP: no load input
+    ],
+)
+def test_the_context_width_follows_the_env_history(ensemble, inputs):
+    agent = IDLAAgent(
+        collect_periods=10, train=TrainConfig(target="utility", epochs=3), ensemble=ensemble
+    )
     env = make_env("small", {**TIMELINE, "timeline.n_periods": 14}, history=3)
     traj = run(env, agent, progress=False, seed=1)
-    assert agent.estimator.n_inputs == 9 and agent.buffer.arrays()[0].shape[1] == 9
+    assert agent.estimator.n_inputs == inputs and agent.buffer.arrays()[0].shape[1] == inputs
     np.testing.assert_allclose(traj.stacked("x")[10:].sum(axis=2), 1.0, atol=1e-6)
 
 
