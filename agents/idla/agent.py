@@ -116,9 +116,9 @@ class OnlineConfig(Validated):
             of what is left of the phase the change starts (:meth:`IDLAAgent.safe_periods`).
         trust: largest distance of a share from the equal split (None: no bound); at least the
             solver's grid step 0.05, so that the region always holds a grid point. It bounds
-            where idla may go, not what it learns: on ``paper`` about a third of the
-            converged sim-oracle's shares lie further than 0.2 from equal before slice 3 joins,
-            5 % after it (``benchmarks/idla_diagnose.py``); with the default estimator, 0.3 or no bound
+            where idla may go, not what it learns: on ``paper`` about a third of the converged
+            sim-oracle's shares lie further than 0.2 from equal before slice 3 joins, 5 % after
+            it (``benchmarks/idla_diagnose.py``); with the default estimator, 0.3 or no bound
             closed no more of the gap (``benchmarks/RESULTS.md``, *How idla's estimator was
             chosen*).
     """
