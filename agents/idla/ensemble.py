@@ -36,7 +36,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from agents.idla.estimator import CHUNK_ROWS, EstimatorReport, QosEstimator, TrainConfig
+from agents.idla.estimator import (
+    CHUNK_ROWS,
+    EstimatorReport,
+    QosEstimator,
+    TrainConfig,
+    evaluate,
+)
 from slicesim.sim.link import CQI_EFFICIENCY
 from slicesim.typed_config import ConfigError, Validated, choice, num
 
@@ -331,15 +337,4 @@ def fit_members(
             loss.backward()
             optimiser.step()
     model.eval()
-    with torch.no_grad():
-        errors = (model.raw(x[test]) - y[test]).abs().numpy()
-        train_mae = float((model.raw(x[train]) - y[train]).abs().mean())
-    report = EstimatorReport(
-        test_mae=float(errors.mean()),
-        constant_mae=float((y[test] - y[train].median()).abs().mean()),
-        train_mae=train_mae,
-        n_train=len(train),
-        n_test=n_test,
-        errors=errors,
-    )
-    return model, report
+    return model, evaluate(model.raw, x, y, train, test)

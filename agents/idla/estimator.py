@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = [
     "EstimatorReport",
     "QosEstimator",
     "TrainConfig",
+    "evaluate",
     "fit",
     "frozen_model",
 ]
@@ -236,16 +238,26 @@ def fit(
             loss.backward()
             optimiser.step()
     model.eval()
+    return model, evaluate(model.raw, x, y, train, test)
+
+
+def evaluate(
+    raw: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    train: torch.Tensor,
+    test: torch.Tensor,
+) -> EstimatorReport:
+    """The report of a trained estimator, ``raw`` mapping its rows to its training target, on the
+    held-out rows ``test`` and the training rows ``train`` of ``(x, y)``."""
     with torch.no_grad():
-        errors = (model.raw(x[test]) - y[test]).abs().numpy()
-        train_mae = float((model.raw(x[train]) - y[train]).abs().mean())
-    constant = float((y[test] - y[train].median()).abs().mean())
-    report = EstimatorReport(
+        errors = (raw(x[test]) - y[test]).abs().numpy()
+        train_mae = float((raw(x[train]) - y[train]).abs().mean())
+    return EstimatorReport(
         test_mae=float(errors.mean()),
-        constant_mae=constant,
+        constant_mae=float((y[test] - y[train].median()).abs().mean()),
         train_mae=train_mae,
         n_train=len(train),
-        n_test=n_test,
+        n_test=len(test),
         errors=errors,
     )
-    return model, report
