@@ -183,6 +183,7 @@ class Replicas:
                 reports.served,
                 reports.active,
                 self.config.radio.n_prb,
+                missing=0.0,  # as info["kpi"]: NaN would make two equal infos differ
             ),
             "r": r,
             "cell_reward": per_cell,

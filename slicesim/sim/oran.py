@@ -27,10 +27,11 @@ RRU.PrbAvailDl    5.1.1.2.6  PRBs       the cell's PRBs available for data (all 
 RRU.PrbTotDl      5.1.1.2.1  %          the cell's total PRB usage (the slices' sum)
 ================  =========  =========  ==================================================
 
-Where a slice had no data in the period (``served`` False) its throughput and delay are NaN: a
-gNB reports no sample. The TS reports PRB counts as integers; they are not rounded here. A
-TS 38.314 "active UE" has data buffered; ``users`` counts the users in session, an upper bound of
-it (a user between bursts is in session, not active).
+Where a slice had no data in the period (``served`` False) its throughput and delay are missing
+(NaN; 0 in the env's ``info["kpm"]``, as in its ``info["kpi"]``): a gNB reports no sample. The
+TS reports PRB counts as integers; they are not rounded here. A TS 38.314 "active UE" has data
+buffered; ``users`` counts the users in session, an upper bound of it (a user between bursts is
+in session, not active).
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def kpm(
     served: np.ndarray,
     active: np.ndarray,
     n_prb: int,
+    missing: float = np.nan,
 ) -> dict[str, np.ndarray]:
     """One period's KPIs under their TS 28.552 names (module docstring).
 
@@ -96,22 +98,24 @@ def kpm(
         served: the slice had data.
         active: the slice is active in the cell.
         n_prb: the cell's PRBs (``radio.n_prb``).
+        missing: the value where there is no measurement (NaN; the env gives 0, as its
+            ``info["kpi"]`` does, so that two equal infos compare equal).
 
     Returns:
         Per :data:`MEASUREMENTS` name: ``(..., n_cells, n_slices)`` for a per-slice measurement
-        (NaN where the slice is inactive, throughput and delay also where it had no data),
-        ``(..., n_cells)`` for a per-cell one.
+        (``missing`` where the slice is inactive, throughput and delay also where it had no
+        data), ``(..., n_cells)`` for a per-cell one.
     """
     active = np.asarray(active, dtype=bool)
     sample = active & np.asarray(served, dtype=bool)
     used = np.where(active, np.asarray(prb_util, dtype=np.float64), 0.0) * n_prb
     return {
-        "DRB.UEThpDl": np.where(sample, np.asarray(thr_mbps, dtype=np.float64) * 1e3, np.nan),
+        "DRB.UEThpDl": np.where(sample, np.asarray(thr_mbps, dtype=np.float64) * 1e3, missing),
         "DRB.RlcSduDelayDl": np.where(
-            sample, np.asarray(delay_ms, dtype=np.float64) * 10.0, np.nan
+            sample, np.asarray(delay_ms, dtype=np.float64) * 10.0, missing
         ),
-        "RRU.PrbUsedDl": np.where(active, used, np.nan),
-        "DRB.MeanActiveUeDl": np.where(active, np.asarray(users, dtype=np.float64), np.nan),
+        "RRU.PrbUsedDl": np.where(active, used, missing),
+        "DRB.MeanActiveUeDl": np.where(active, np.asarray(users, dtype=np.float64), missing),
         "RRU.PrbAvailDl": np.full(active.shape[:-1], float(n_prb)),
         "RRU.PrbTotDl": 100.0 * used.sum(axis=-1) / n_prb,
     }
