@@ -55,10 +55,15 @@ def _simulate(args: argparse.Namespace) -> int:
     config = load_scenario(args.scenario)
     periods = args.periods if args.periods is not None else config.timeline.n_periods
     out = check_output_dir(args.out)
-    summary = simulate(config, args.policy, periods, args.seed, out, progress=not args.quiet)
+    kpm_csv = Path(args.kpm_csv) if args.kpm_csv else None
+    summary = simulate(
+        config, args.policy, periods, args.seed, out, progress=not args.quiet, kpm_csv=kpm_csv
+    )
     if not args.quiet:
         print(json.dumps(summary, indent=2))
         print(f"wrote {out / 'trajectory.csv'}, trajectory.npz and summary.json")
+        if kpm_csv is not None:
+            print(f"wrote {kpm_csv}")
     return 0
 
 
@@ -420,6 +425,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--out", required=True, help="output folder (trajectory.csv, .npz, summary.json)"
+    )
+    sim.add_argument(
+        "--kpm-csv",
+        default=None,
+        metavar="FILE",
+        help="also write the KPIs under their 3GPP TS 28.552 / E2SM-KPM names (one row per "
+        "period, cell and active slice, the slice by its S-NSSAI)",
     )
     sim.add_argument("--quiet", action="store_true")
     sim.set_defaults(func=_simulate)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.resources
 import math
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -302,6 +303,17 @@ class SliceConfig(Validated):
     """Mean offered rate of a user in session."""
     burst_kbit: float = num(0, 1e6, 100.0, "kbit", lo_open=True)
     """Size of one application burst (a video chunk, a game update, a voice frame bundle)."""
+    sst: int = num(1, 255, 1)
+    """Slice/Service Type of its S-NSSAI (TS 23.501 clause 5.15.2.2: 1 eMBB, 2 URLLC, 3 MIoT,
+    ...); what the O-RAN names carry (:mod:`slicesim.sim.oran`)."""
+    sd: str = ""
+    """Slice Differentiator of its S-NSSAI: six hex digits (three octets); empty: the slice id."""
+
+    def _check(self) -> None:
+        if self.sd and not re.fullmatch(r"[0-9a-fA-F]{6}", self.sd):
+            raise ConfigError(
+                f"sd = {self.sd!r} must be six hex digits (three octets), e.g. '0000a1'"
+            )
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import numpy as np
 from slicesim.config import ScenarioConfig
 from slicesim.envs.features import ObservationEncoder
 from slicesim.sim import KPI_FIELDS, Network, cell_reward, run_periods
+from slicesim.sim.oran import kpm
 from slicesim.sim.scheduler import check_share_rows
 
 __all__ = ["Replicas", "row_of"]
@@ -174,6 +175,16 @@ class Replicas:
             "x": reports.x,
             "action_rescaled": rescaled,
             "kpi": {name: getattr(reports, name) for name in KPI_FIELDS},
+            "kpm": kpm(
+                reports.thr_mbps,
+                reports.delay_ms,
+                reports.prb_util,
+                reports.users,
+                reports.served,
+                reports.active,
+                self.config.radio.n_prb,
+                missing=0.0,  # as info["kpi"]: NaN would make two equal infos differ
+            ),
             "r": r,
             "cell_reward": per_cell,
             "utility": utility,

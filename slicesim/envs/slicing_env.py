@@ -70,7 +70,10 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
     ``active`` (bool mask), ``slices_changed`` (active set differs from the previous period's),
     ``x`` (shares applied), ``action_rescaled`` (per cell), ``kpi`` (raw (n_cells, max_slices)
     arrays ``thr_mbps``, ``delay_ms``, ``prb_util``, ``users``, ``cqi``, ``demand_mbps``,
-    ``served``), ``r`` (the QoS satisfaction r), ``cell_reward`` (per cell min of r over active
+    ``served``), ``kpm`` (the same KPIs under their 3GPP TS 28.552 names as O-RAN's E2SM-KPM
+    reports them, e.g. ``DRB.UEThpDl`` in kbit/s, 0 where ``kpi`` has 0:
+    :mod:`slicesim.sim.oran`), ``r`` (the QoS
+    satisfaction r), ``cell_reward`` (per cell min of r over active
     slices, 1 if none: the reward of the paper's cell-wise DRL), ``utility`` (= reward). It also
     describes the coming period (what an agent's ``act`` may use): ``period_next``,
     ``phase_next``, ``active_next`` and ``demand_next``, each slice's expected traffic (Mbit/s),
