@@ -13,7 +13,7 @@ same process, before and after each timing) and the ratio latency / floor, and t
 Targets (issue 10): solve <= 5 ms at 12 cells and <= 3 s at 100 000 cells, memory under 4 GB.
 
 ``--estimator idla`` times ``solve`` on ``idla``'s own estimator instead
-(:data:`agents.idla.agent.ESTIMATOR`: five monotone headroom curves, mean - 1 std; random
+(:data:`agents.idla.config.ESTIMATOR`: five monotone headroom curves, mean - 1 std; random
 weights, a context with the load column), without the floor (its members are no ``nn.Sequential``).
 """
 
@@ -30,7 +30,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from agents.idla.agent import ESTIMATOR
+from agents.idla.config import ESTIMATOR
 from agents.idla.ensemble import EnsembleEstimator, Headroom
 from agents.idla.estimator import CHUNK_ROWS, QosEstimator
 from agents.idla.oracle import grid_search

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -59,6 +59,7 @@ import numpy as np
 import torch
 
 from agents.base import Agent, SlicingSpec
+from agents.idla.config import ESTIMATOR, ExploreConfig, IDLAConfig, OnlineConfig
 from agents.idla.dataset import SampleBuffer, augment, context, peak_rate_mbps
 from agents.idla.ensemble import (
     EnsembleConfig,
@@ -69,13 +70,13 @@ from agents.idla.ensemble import (
     load_estimator,
 )
 from agents.idla.estimator import EstimatorReport, QosEstimator, TrainConfig, fit
+from agents.idla.explore import Decision, move_scores, perturb
 from agents.idla.search import solve
 from agents.idla.solver import LagrangianSolver
 from agents.idla.values import value_table
 from agents.schedule import Schedule
 from slicesim.io import atomic_write
 from slicesim.sim import equal_split
-from slicesim.typed_config import ConfigError, Validated, num
 
 __all__ = [
     "ESTIMATOR",
@@ -89,110 +90,6 @@ __all__ = [
 ]
 
 MODEL_FILE = "estimator.pt"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The inputs of one decision: its period, the contexts z, the slice set and the start."""
-
-    period: int
-    z: torch.Tensor
-    active: torch.Tensor
-    x0: torch.Tensor
-
-
-@dataclass(frozen=True)
-class OnlineConfig(Validated):
-    """Continued learning and guards of ``idla`` (module docstring, items 2-4).
-
-    Attributes:
-        refresh_every: periods between estimator refreshes (0: none on a schedule; the end of
-            a safe start still refreshes).
-        refresh_epochs: epochs of one refresh (warm start).
-        recent_periods: a refresh trains on the samples of these last periods and as many
-            samples drawn from the older ones.
-        safe_hours: after a slice-set change, hours of network time of equal shares before the
-            estimator (refreshed with them) decides again; in periods, rounded, and at most half
-            of what is left of the phase the change starts (:meth:`IDLAAgent.safe_periods`).
-        trust: largest distance of a share from the equal split (None: no bound); at least the
-            solver's grid step 0.05, so that the region always holds a grid point. It bounds
-            where idla may go, not what it learns: on ``paper`` about a third of the converged
-            sim-oracle's shares lie further than 0.2 from equal before slice 3 joins, 5 % after
-            it (``benchmarks/idla_diagnose.py``); with the default estimator, 0.3 or no bound
-            closed no more of the gap (``benchmarks/RESULTS.md``, *How idla's estimator was
-            chosen*).
-    """
-
-    refresh_every: int = num(0, 10**9, 96)
-    refresh_epochs: int = num(0, 10**6, 15)
-    recent_periods: int = num(0, 10**9, 288)
-    safe_hours: float = num(0, 10**6, 6.0, "h")
-    trust: float | None = num(0.05, 1, 0.2)
-
-
-@dataclass(frozen=True)
-class ExploreConfig(Validated):
-    """Exploration that buys the slope the estimator lacks, at a bounded cost.
-
-    Each period, each cell moves ``step`` of its share from one active slice to another with
-    probability ``rate`` (drawn from the agent's generator): a small perturbation around the
-    decision, spread over the whole phase, whose cost is in the utility the agent is scored on.
-
-    Attributes:
-        rate: probability that a cell is perturbed in a period.
-        step: the share moved.
-        directed: with an ensemble, move along the pair of slices whose move its members'
-            mean + ``optimism`` x std values most, and only where that is a gain (an
-            upper-confidence step against the decision's lower bound); else a random pair.
-        optimism: the weight of the members' spread in a directed move.
-    """
-
-    rate: float = num(0, 1, 0.1)
-    step: float = num(0.01, 0.5, 0.05)
-    directed: bool = True
-    optimism: float = num(0, 10, 1.0)
-
-
-ESTIMATOR = EnsembleConfig(members=5, pessimism=1.0, head="monotone", load=True)
-"""``idla``'s estimator: 5 members with the monotone headroom head and the load input, deciding
-on mean - 1 std (``benchmarks/RESULTS.md``, *How idla's estimator was
-chosen*)."""
-
-
-@dataclass(frozen=True)
-class IDLAConfig(Validated):
-    """The settings of an IDLA agent (``--set agent.idla.<field>=...``; nested with dots).
-
-    Attributes:
-        collect_periods: periods of exploration and sample collection before the first training
-            (None: until the timeline's second phase starts, i.e. H0).
-        use_augmentation: apply the two augmentation rules of Section V-B (the paper's; off in
-            ``idla``: its synthetic samples steepened the estimated curve of a new slice below
-            the shares played, and every held-out case gained without them).
-        train: estimator training.
-        online: continued learning and guards; None for one offline training and no guards.
-        solver: None for :func:`agents.idla.solve` (exact, fast), or the paper's primal-dual
-            :class:`LagrangianSolver`.
-        ensemble: the estimator's shape (:class:`agents.idla.ensemble.EnsembleConfig`): its
-            members, pessimism, head and inputs; the default is ``idla``'s (:data:`ESTIMATOR`),
-            ``EnsembleConfig()`` the paper's single MLP.
-        explore: perturbations of the decisions (None: none).
-    """
-
-    collect_periods: int | None = num(1, 10**9, None)
-    use_augmentation: bool = False
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(target="utility"))
-    online: OnlineConfig | None = field(default_factory=OnlineConfig)
-    solver: LagrangianSolver | None = None
-    ensemble: EnsembleConfig = field(default_factory=lambda: ESTIMATOR)
-    explore: ExploreConfig | None = None
-
-    def _check(self) -> None:
-        if not self.ensemble.plain and self.train.target != "utility":
-            raise ConfigError(
-                f"ensemble = {self.ensemble}: an ensemble or a load input learns the expected "
-                f"utility; train.target = {self.train.target!r} must be 'utility'"
-            )
 
 
 class IDLAAgent(Agent):
@@ -450,51 +347,14 @@ class IDLAAgent(Agent):
         return self.last[0]
 
     def perturb(self, x: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """Move ``explore.step`` of the share between two active slices of a cell, in each cell
-        with probability ``explore.rate`` (:class:`ExploreConfig`): the pair whose move an
-        optimistic reading of the ensemble values most, where that is a gain (``directed``),
-        else a random pair. Every share stays >= 0.01."""
-        assert self.config.explore is not None
+        """:func:`agents.idla.explore.perturb` with this agent's generator; directed by the
+        ensemble's :func:`~agents.idla.explore.move_scores` where ``explore.directed``."""
         explore = self.config.explore
-        x = x.copy()
-        chosen = self.rng.random(len(x)) < explore.rate
-        keys = self.rng.random(x.shape)  # a random pair of active slices per cell
-        cells = np.flatnonzero(chosen & (active.sum(axis=1) >= 2))
-        scores = self._move_scores(x, active) if explore.directed and len(cells) else None
-        for cell in cells:
-            if scores is not None:
-                best = np.unravel_index(np.argmax(scores[cell]), scores[cell].shape)
-                if not scores[cell][best] > 0:
-                    continue
-                give, take = int(best[0]), int(best[1])
-            else:
-                order = np.argsort(np.where(active[cell], keys[cell], 2.0))
-                give, take = order[0], order[1]
-            moved = min(explore.step, x[cell, give] - 0.01)
-            if moved > 0:
-                x[cell, give] -= moved
-                x[cell, take] += moved
-        return x
-
-    def _move_scores(self, x: np.ndarray, active: np.ndarray) -> np.ndarray | None:
-        """Per cell, the optimistic value (members' mean + ``explore.optimism`` x their std) of
-        moving ``explore.step`` from slice i to slice j: ``(C, S, S)``, -inf where no move; None
-        without an ensemble."""
-        assert self.config.explore is not None
-        model, decision = self.estimator, self._last_decision()
-        if not isinstance(model, EnsembleEstimator) or model.config.members < 2:
-            return None
-        step = self.config.explore.step
-        shares = torch.from_numpy(x[active].astype(np.float32))
-        grid = torch.stack([shares - step, shares, shares + step], dim=1).clamp(0.0, 1.0)
-        with torch.no_grad():
-            g = model.members(grid, decision.z[decision.active]).numpy()  # (M, A, 3)
-        down, up = np.zeros((2, len(g), *x.shape))
-        down[:, active], up[:, active] = g[..., 0] - g[..., 1], g[..., 2] - g[..., 1]
-        change = down[:, :, :, None] + up[:, :, None, :]  # (M, C, give, take)
-        score = change.mean(axis=0) + self.config.explore.optimism * change.std(axis=0)
-        allowed = active[:, :, None] & active[:, None, :] & ~np.eye(x.shape[1], dtype=bool)
-        return np.where(allowed & (x[:, :, None] > 0.01 + step), score, -np.inf)
+        assert explore is not None
+        scores = None
+        if explore.directed:
+            scores = move_scores(self.estimator, self._last_decision(), x, active, explore)
+        return perturb(x, active, explore, self.rng, scores)
 
     estimate_kinds = ("decision", "mean")
     """What :meth:`estimate` can return: the decision objective or the estimators' mean."""

@@ -7,7 +7,7 @@ import pytest
 
 from agents import IDLAAgent, IDLAPaperAgent, OracleAgent, run
 from agents.base import SlicingSpec
-from agents.idla.agent import ESTIMATOR, OnlineConfig
+from agents.idla.config import ESTIMATOR, OnlineConfig
 from agents.idla.ensemble import EnsembleConfig
 from agents.idla.estimator import TrainConfig
 from slicesim.envs import make_env

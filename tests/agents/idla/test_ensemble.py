@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from agents import IDLAAgent, run
 from agents.base import SlicingSpec
 from agents.idla import solve
-from agents.idla.agent import ExploreConfig, OnlineConfig
+from agents.idla.config import ExploreConfig, OnlineConfig
 from agents.idla.dataset import augment, context, peak_rate_mbps
 from agents.idla.ensemble import (
     EnsembleConfig,
