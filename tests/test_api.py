@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from gymnasium.wrappers import FlattenObservation
@@ -10,6 +11,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents import EqualAgent, IDLAAgent, IDLAPaperAgent, TD3Agent, TrafficAgent, run
 from agents.adapters import SB3Policy
+from agents.idla.ensemble import EnsembleConfig
 from agents.idla.estimator import TrainConfig
 from agents.td3 import TD3Config
 from slicesim.envs import CellVecEnv, SlicingEnv, make_env
@@ -31,6 +33,14 @@ def test_load_is_a_classmethod_returning_a_ready_agent(tmp_path):
     idla.save(tmp_path / "idla")
     ready = IDLAAgent.load(tmp_path / "idla")
     assert isinstance(ready, IDLAAgent) and ready.model is not None
+    # a single MLP saved by an idla of that shape (slicesim 0.2's) loads with that shape and decides
+    mlp = IDLAAgent(collect_periods=6, train=TrainConfig(epochs=2), ensemble=EnsembleConfig())
+    run(make_env("small", SHORT), mlp, progress=False, seed=0)
+    mlp.save(tmp_path / "mlp")
+    loaded_mlp = IDLAAgent.load(tmp_path / "mlp")
+    assert loaded_mlp.config.ensemble.plain
+    traj = run(make_env("small", SHORT), loaded_mlp, progress=False, seed=1)
+    np.testing.assert_allclose(traj.stacked("x").sum(axis=2), 1.0, atol=1e-6)
     with pytest.raises(FileNotFoundError, match=r"estimator model file .*estimator\.pt' does not"):
         IDLAAgent.load(tmp_path / "nothing")
     with pytest.raises(FileNotFoundError, match=r"TD3 model file .*model\.zip' does not exist"):

@@ -243,8 +243,11 @@ class IDLAAgent(Agent):
         """
         model, _ = load_estimator(Path(path) / MODEL_FILE)
         kwargs.setdefault("train", TrainConfig(target=model.target))
-        if isinstance(model, EnsembleEstimator):
-            kwargs.setdefault("ensemble", model.config)
+        # the file decides the estimator's shape (a single MLP saved before ESTIMATOR included)
+        plain = EnsembleConfig()
+        kwargs.setdefault(
+            "ensemble", model.config if isinstance(model, EnsembleEstimator) else plain
+        )
         if not learn:
             kwargs["online"] = None
         elif kwargs.get("online") is None:
