@@ -288,25 +288,25 @@ class IDLAAgent(Agent):
     def train_estimator(self) -> EstimatorReport:
         """Train the estimator on the collected samples (augmented) and keep its report."""
         inputs, targets = self._training_set()
-        if self.config.ensemble.plain:
-            self.model, self.report = fit(
-                inputs, targets, self.train_config, progress=self.progress
-            )
-        else:
-            self.model, self.report = self._fit_members(inputs, targets, self.train_config)
+        self.model, self.report = self._fit(inputs, targets, self.train_config, warm=False)
         return self.report
 
-    def _fit_members(
-        self, inputs: np.ndarray, targets: np.ndarray, config: TrainConfig
-    ) -> tuple[EnsembleEstimator, EstimatorReport]:
-        """:func:`agents.idla.ensemble.fit_members` from the current model, if it is one."""
+    def _fit(
+        self, inputs: np.ndarray, targets: np.ndarray, config: TrainConfig, warm: bool
+    ) -> tuple[Estimator, EstimatorReport]:
+        """Train the estimator ``config.ensemble`` shapes: from the current model (``warm``)
+        or anew; the paper's single MLP by :func:`fit`, else by
+        :func:`agents.idla.ensemble.fit_members`."""
         shape = self.config.ensemble
+        if shape.plain:
+            mlp = self.model if warm and isinstance(self.model, QosEstimator) else None
+            return fit(inputs, targets, config, model=mlp, progress=self.progress and not warm)
         headroom = None
         if shape.head == "monotone":
             thr_max = float(np.max(self.spec.thr_need_mbps))
             headroom = Headroom(self.spec.history, thr_max, peak_rate_mbps(self.spec.config))
-        model = self.model if isinstance(self.model, EnsembleEstimator) else None
-        return fit_members(inputs, targets, config, shape, headroom, model)
+        members = self.model if warm and isinstance(self.model, EnsembleEstimator) else None
+        return fit_members(inputs, targets, config, shape, headroom, members)
 
     def refresh(self) -> None:
         """Continue training on the recent periods' samples plus as many older ones."""
@@ -320,11 +320,7 @@ class IDLAAgent(Agent):
                 "seed": self.refreshes + 1,
             }
         )
-        if isinstance(self.model, EnsembleEstimator):
-            self.model, self.report = self._fit_members(inputs, targets, config)
-        else:
-            assert isinstance(self.model, QosEstimator)
-            self.model, self.report = fit(inputs, targets, config, model=self.model)
+        self.model, self.report = self._fit(inputs, targets, config, warm=True)
         self.refreshes += 1
         self.last_refresh = self.schedule.period
 

@@ -28,7 +28,7 @@ period's offered traffic of the slice, an O&M counter (``info["kpi"]["demand_mbp
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from agents.idla.estimator import (
     QosEstimator,
     TrainConfig,
     evaluate,
+    training_data,
 )
 from slicesim.sim.link import CQI_EFFICIENCY
 from slicesim.typed_config import ConfigError, Validated, choice, num
@@ -182,7 +183,6 @@ class EnsembleEstimator(nn.Module):
         if config.head == "monotone" and headroom is None:
             raise ValueError("a monotone head needs the headroom's columns (Headroom)")
         self.n_inputs, self.config, self.headroom, self.hidden = n_inputs, config, headroom, hidden
-        self.pessimism = config.pessimism
         if config.head == "mlp":
             self.net = Members(config.members, n_inputs, hidden, 1, seed)
         else:
@@ -219,11 +219,16 @@ class EnsembleEstimator(nn.Module):
 
     # ------------------------------------------------------------------ the estimator
 
-    def objective(self, g: Tensor) -> Tensor:
-        """``mean - pessimism * std`` over the members (axis 0), clamped to [0, 1]."""
-        if g.shape[0] == 1 or self.pessimism == 0:
-            return g.mean(dim=0)
-        return (g.mean(dim=0) - self.pessimism * g.std(dim=0)).clamp(min=0.0)
+    def stats(self, g: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The objective ``mean - pessimism * std`` (at least 0), the mean and the std of the
+        members' values ``g`` (axis 0); the std is 0 for one member."""
+        mean = g.mean(dim=0)
+        if g.shape[0] == 1:
+            return mean, mean, torch.zeros_like(mean)
+        std = g.std(dim=0)
+        if self.config.pessimism == 0:
+            return mean, mean, std
+        return (mean - self.config.pessimism * std).clamp(min=0.0), mean, std
 
     def raw(self, rows: Tensor) -> Tensor:
         """The members' mean E[log(1 + r)] / log 2 of input rows (what training reports)."""
@@ -231,7 +236,7 @@ class EnsembleEstimator(nn.Module):
 
     def forward(self, rows: Tensor) -> Tensor:
         """The objective's certainty-equivalent r of input rows ``(N, n_inputs)``: ``(N,)``."""
-        return torch.expm1(self.objective(self.member_rows(rows)) * _LOG2)
+        return torch.expm1(self.stats(self.member_rows(rows))[0] * _LOG2)
 
     def grid_log_values(self, z: Tensor, x: Tensor, chunk_rows: int = CHUNK_ROWS) -> Tensor:
         """The objective in log(1 + r) units for contexts ``z (A, W)``, shares ``x (A, V)``."""
@@ -246,8 +251,7 @@ class EnsembleEstimator(nn.Module):
         per_call = max(1, chunk_rows // max(n_values * self.config.members, 1))
         for a in range(0, n_rows, per_call):
             g = self.members(x[a : a + per_call], z[a : a + per_call])
-            std = g.std(dim=0) if g.shape[0] > 1 else torch.zeros_like(g[0])
-            out[:, a : a + per_call] = torch.stack([self.objective(g), g.mean(dim=0), std])
+            out[:, a : a + per_call] = torch.stack(self.stats(g))
         return out[0] * _LOG2, out[1] * _LOG2, out[2] * _LOG2
 
     # ------------------------------------------------------------------ files
@@ -310,18 +314,13 @@ def fit_members(
 
     ``model`` continues training from its weights. The report's errors are the members' mean's.
     """
-    if len(inputs) < 8:
-        raise ValueError(f"{len(inputs)} samples are too few to train the estimator (need >= 8)")
     if config.target != "utility":
         raise ValueError(f"an ensemble learns the expected utility, not target {config.target!r}")
-    gen = torch.Generator().manual_seed(config.seed)
-    x = torch.as_tensor(inputs, dtype=torch.float32)
-    y = torch.log1p(torch.as_tensor(targets, dtype=torch.float32)) / _LOG2
-    order = torch.randperm(len(x), generator=gen)
-    n_test = max(1, round(config.test_fraction * len(x)))
-    test, train = order[:n_test], order[n_test:]
-    model = model or EnsembleEstimator(x.shape[1], estimator, headroom, seed=config.seed)
-    model.pessimism = estimator.pessimism
+    gen, x, y, train, test = training_data(inputs, targets, config)
+    if model is None:
+        model = EnsembleEstimator(x.shape[1], estimator, headroom, seed=config.seed)
+    else:  # the settings may set another pessimism; the shape is the model's
+        model.config = replace(model.config, pessimism=estimator.pessimism)
     weights = torch.poisson(torch.ones(estimator.members, len(x)), generator=gen)
     if estimator.members == 1:
         weights = torch.ones_like(weights)

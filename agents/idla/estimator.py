@@ -35,6 +35,7 @@ __all__ = [
     "evaluate",
     "fit",
     "frozen_model",
+    "training_data",
 ]
 
 FORMAT_VERSION = 2
@@ -196,6 +197,28 @@ class EstimatorReport:
         return d
 
 
+def training_data(
+    inputs: np.ndarray, targets: np.ndarray, config: TrainConfig
+) -> tuple[torch.Generator, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What every estimator's training starts from: its generator (seeded ``config.seed``), the
+    inputs and the targets as tensors (E[log(1 + r)] / log 2 for ``target="utility"``) and the
+    rows of the training and the held-out test set (``config.test_fraction``).
+
+    Raises:
+        ValueError: fewer than 8 samples.
+    """
+    if len(inputs) < 8:
+        raise ValueError(f"{len(inputs)} samples are too few to train the estimator (need >= 8)")
+    gen = torch.Generator().manual_seed(config.seed)
+    x = torch.as_tensor(inputs, dtype=torch.float32)
+    y = torch.as_tensor(targets, dtype=torch.float32)
+    if config.target == "utility":
+        y = torch.log1p(y) / _LOG2
+    order = torch.randperm(len(x), generator=gen)
+    n_test = max(1, round(config.test_fraction * len(x)))
+    return gen, x, y, order[n_test:], order[:n_test]
+
+
 def fit(
     inputs: np.ndarray,
     targets: np.ndarray,
@@ -210,19 +233,10 @@ def fit(
     ``model`` continues training from its weights (its ``target`` must be ``config.target``).
     The MAE is in the units of the target (r, or E[log(1 + r)] / log 2).
     """
-    if len(inputs) < 8:
-        raise ValueError(f"{len(inputs)} samples are too few to train the estimator (need >= 8)")
     if model is not None and model.target != config.target:
         raise ValueError(f"the model's target {model.target!r} is not {config.target!r}")
-    gen = torch.Generator().manual_seed(config.seed)
+    gen, x, y, train, test = training_data(inputs, targets, config)
     torch.manual_seed(config.seed)
-    x = torch.as_tensor(inputs, dtype=torch.float32)
-    y = torch.as_tensor(targets, dtype=torch.float32)
-    if config.target == "utility":
-        y = torch.log1p(y) / _LOG2
-    order = torch.randperm(len(x), generator=gen)
-    n_test = max(1, round(config.test_fraction * len(x)))
-    test, train = order[:n_test], order[n_test:]
     model = model or QosEstimator(n_inputs=x.shape[1], target=config.target)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     warmup = config.epochs if config.target == "utility" else int(config.mse_warmup * config.epochs)
