@@ -21,7 +21,10 @@ over draws of sum log(1 + r). The choice is replayed with its own loads (level s
 another allocation's loads misjudge interference) and ``rounds`` repeats the sweep from there.
 Every candidate - the start (last period's choice), equal shares, each round's choice - is
 scored by a full replay on every draw, and the best one is played: on its draws the oracle is
-never below equal shares.
+never below equal shares. Under RRMPolicyRatio sharing (``sim.slicing = rrm_policy``) a slice's
+KPIs depend on the others' needs too: the sweep then runs with isolated slices (the shares that
+serve each slice on its own) and proposes candidates that are scored under sharing like the
+others; the search is a yardstick among candidates there, not an exhaustive one.
 
 ``every = k`` evaluates only every k-th period (equal shares in the others); the benchmark then
 scores every agent on those periods only. In the collection phase (H0: periods before the
@@ -115,6 +118,7 @@ class SimOracleAgent(Agent):
         self.hindsight, self.seed = hindsight, self.config.seed
         self.env: SlicingEnv | None = None
         self._replica: Network | None = None
+        self._sweeper: Network | None = None
         self.predicted: list[float] = []
         """Predicted mean utility of each evaluated period's choice (over its draws)."""
         self.sweep_runs = [0, 0]
@@ -226,12 +230,26 @@ class SimOracleAgent(Agent):
         active: np.ndarray,
     ) -> np.ndarray:
         """r of every (state, level, cell, slice) under the frozen ``loads``."""
+        net = self._isolated(net)
         if self.config.search == "full":
             return net.replay(sweep, states=states, frozen_util=loads, offered=offered).r
         r, runs = net.replay_levels(sweep, states, loads, offered, exact=True)
         self.sweep_runs[0] += runs
         self.sweep_runs[1] += r.shape[0] * r.shape[1] * int(np.count_nonzero(active))
         return r
+
+    def _isolated(self, net: Network) -> Network:
+        """The network the level sweep runs on: ``net``, or under RRMPolicyRatio sharing
+        (``sim.slicing = rrm_policy``) the same network with isolated slices. A slice's KPIs
+        depend on its own share alone only where slices do not share (the sweep's premise);
+        under sharing the sweep proposes the shares that would serve each slice on its own,
+        and every candidate is scored by a full replay under sharing."""
+        if net.config.sim.slicing == "isolated":
+            return net
+        if self._sweeper is None or self._sweeper.seed != net.seed:
+            sim = dataclasses.replace(net.config.sim, slicing="isolated")
+            self._sweeper = Network(dataclasses.replace(net.config, sim=sim), seed=net.seed)
+        return self._sweeper
 
     def _start(self, active: np.ndarray) -> np.ndarray:
         """Last evaluated period's shares if the slice set is the same; else equal shares."""
@@ -255,6 +273,7 @@ class SimOracleAgent(Agent):
             or (self._replica.config is not net.config)
         ):
             self._replica = Network(net.config, seed=net.seed)
+            self._sweeper = None
         return self._replica
 
 

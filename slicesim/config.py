@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from slicesim.profiles import PROFILES, MasksCsvError, load_masks_csv
-from slicesim.typed_config import ConfigError, Validated, build, num, replaced
+from slicesim.typed_config import ConfigError, Validated, build, choice, num, replaced
 
 __all__ = [
     "ENGINE_NAMES",
@@ -31,6 +31,8 @@ __all__ = [
     "O2I_NAMES",
     "PATHLOSS_NAMES",
     "RADIO_MODEL_NAMES",
+    "RRM_ACTIONS",
+    "SLICINGS",
     "AntennaConfig",
     "ConfigError",
     "IndoorConfig",
@@ -62,6 +64,12 @@ KPI_MODEL_NAMES = ("legacy", "user_ps")
 """KPI models of ``sim.kpi_model`` (classes in :mod:`slicesim.sim.kpi_model`)."""
 ENGINE_NAMES = ("compiled", "reference")
 """Engines of ``sim.engine`` (:mod:`slicesim.sim.window`)."""
+SLICINGS = ("isolated", "rrm_policy")
+"""How a cell's slices share its PRBs (``sim.slicing``; :attr:`SimConfig.slicing`)."""
+
+RRM_ACTIONS = ("min", "max", "dedicated", "min_max")
+"""How an action maps onto RRMPolicyRatio under ``rrm_policy`` (``sim.rrm_action``;
+:attr:`SimConfig.rrm_action`)."""
 
 
 def default_engine() -> str:
@@ -254,6 +262,19 @@ class SimConfig(Validated):
     the specification). Both give the same numbers, bit for bit; where the compiled engine
     cannot run (numba missing, a model without a compiled form) the reference runs, with a
     warning."""
+
+    slicing: str = choice("isolated", *SLICINGS)
+    """How a cell's slices share its PRBs (:data:`SLICINGS`):
+    ``isolated`` (the paper's: a slice's share caps its PRBs every TTI, what it leaves unused
+    stays idle) or ``rrm_policy`` (3GPP TS 28.541 RRMPolicyRatio, as gNBs implement it: PRBs a
+    slice leaves idle go to the others, within dedicated, minimum and maximum ratios that the
+    action sets through ``rrm_action``)."""
+    rrm_action: str = choice("min", *RRM_ACTIONS)
+    """Under ``rrm_policy``, how the action maps onto the ratios
+    (:data:`RRM_ACTIONS`): ``min`` (the share is the slice's minimum;
+    dedicated 0, maximum 100 %), ``max`` (the share is its maximum), ``dedicated`` (all three:
+    isolated slicing, bit for bit) or ``min_max`` (the env's action is (n_cells, n_slices, 2):
+    minimum and maximum). Ignored under ``isolated``."""
 
     def _check(self) -> None:
         if self.kpi_model not in KPI_MODEL_NAMES:

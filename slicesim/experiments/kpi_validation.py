@@ -2,9 +2,11 @@
 
 For a scenario (default ``paper``) and its busiest period, at each load (``traffic.load_scale``):
 ``draws`` independent draws of the period (all cells each); the cell loads are frozen at the mean
-cell load of an equal-share replay of those draws (the same SINRs in every model, and a slice's
-KPIs depend on its own share only); one copy per share level with every slice at that level (rows
-may sum above 1, as in the oracles' level sweeps). Each flow-level KPI model replays the draws
+cell load of an equal-share replay of those draws (the same SINRs in every model); under isolated
+slicing (a slice's KPIs depend on its own share only) one copy per share level with every slice at
+that level (rows may sum above 1, as in the oracles' level sweeps), under RRMPolicyRatio sharing
+(``sim.slicing = rrm_policy``) one copy per (slice, level) with the rest of the cell split
+equally among the other slices. Each flow-level KPI model replays the draws
 (``Network.replay``), the first replay records the users and bursts (``capture``), and the TTI
 reference (:func:`slicesim.sim.tti.simulate_tti`) runs on exactly those. Per (load, slice, level):
 mean r over the draws x cells, P(r = 1), mean throughput and delay (where the slice had data),
@@ -98,7 +100,7 @@ def _load_case(
     equal = equal_split(net.active_mask())
     loads = net.replay(equal[None], states=states).cell_util.mean(axis=(0, 1, 2))
     frozen = np.broadcast_to(loads, (draws, config.sim.n_epochs, net.n_cells))
-    xs = np.broadcast_to(np.asarray(levels)[:, None, None], (len(levels), *equal.shape))
+    xs, pick = _level_copies(levels, net.active_mask(), config.sim.slicing)
     parts: dict[str, list[dict[str, np.ndarray]]] = {name: [] for name in [*nets, _REF]}
     for lo in range(0, draws, chunk):
         part = slice(lo, min(lo + chunk, draws))
@@ -121,9 +123,42 @@ def _load_case(
         )
         parts[_REF].append({**ref, "r": np.where(replay.active, r, 1.0)})
     joined = {
-        name: {k: np.concatenate([p[k] for p in ps]) for k in ps[0]} for name, ps in parts.items()
+        name: {k: pick(np.concatenate([p[k] for p in ps])) for k in ps[0]}
+        for name, ps in parts.items()
     }
     return joined, loads
+
+
+def _level_copies(
+    levels: Sequence[float], active: np.ndarray, slicing: str
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """The copies' shares, and what turns a (draws, copies, cells, slices) KPI into (draws,
+    levels, cells, slices): every slice's KPIs at every level.
+
+    Isolated slicing: one copy per level, every slice at it (a slice's KPIs depend on its own
+    share only; rows may sum above 1). Under sharing a slice's KPIs depend on the others'
+    shares too, so each active slice has a copy per level with the level its own and the rest
+    of the cell split equally among the other active slices (rows sum to 1)."""
+    lv = np.asarray(levels, dtype=float)
+    if slicing == "isolated":
+        xs = np.broadcast_to(lv[:, None, None], (len(lv), *active.shape))
+        return xs, lambda kpi: kpi
+    cols = np.flatnonzero(active.any(axis=0))
+    others = np.maximum(len(cols) - 1, 1)
+    blocks = []
+    for s in cols:
+        x = np.where(active, ((1.0 - lv) / others)[:, None, None], 0.0)
+        x[:, :, s] = np.where(active[:, s], lv[:, None], 0.0)
+        blocks.append(x)
+    xs = np.concatenate(blocks)
+
+    def pick(kpi: np.ndarray) -> np.ndarray:
+        out = np.zeros((kpi.shape[0], len(lv), *kpi.shape[2:]), dtype=kpi.dtype)
+        for b, s in enumerate(cols):
+            out[..., s] = kpi[:, b * len(lv) : (b + 1) * len(lv), :, s]
+        return out
+
+    return xs, pick
 
 
 def _stats(kpis: dict[str, np.ndarray], s: int) -> dict[str, list[float | None]]:
@@ -231,6 +266,8 @@ def validate_kpis(
         "draws": draws,
         "cells": net.n_cells,
         "window_s": base.sim.window_s,
+        "slicing": base.sim.slicing,
+        "rrm_action": base.sim.rrm_action if base.sim.slicing == "rrm_policy" else None,
         "levels": list(levels),
         "models": names,
         "model": main,
@@ -266,7 +303,8 @@ def kpi_table(result: Mapping[str, Any]) -> str:
     loads = [str(case["load"]) for case in result["loads"]]
     lines = [
         f"{result['scenario']}, period {result['period']}, {result['draws']} draws x "
-        f"{result['cells']} cells, shares {result['levels'][0]:g}..{result['levels'][-1]:g}: "
+        f"{result['cells']} cells, {result.get('slicing', 'isolated')} slicing, shares "
+        f"{result['levels'][0]:g}..{result['levels'][-1]:g}: "
         "largest |model - TTI reference| of mean r / P(r = 1) over slices and shares",
         "",
         "| KPI model | " + " | ".join(f"load x{load}" for load in loads) + " | all |",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from slicesim.sim.kpi_model import Epoch
-from slicesim.sim.scheduler import processor_share
+from slicesim.sim.scheduler import processor_share, rrm_available
 from slicesim.sim.world import World
 
 __all__ = ["PER_COPY_SUMS", "SHARED_SUMS", "EpochResult", "EpochUsers", "epoch_step", "sum_rows"]
@@ -73,6 +73,8 @@ class EpochResult:
         phi: water-filled time shares, (copies, n).
         cqi, prb_bps: CQI and bit/s per PRB of every row under the epoch's loads, (copies or 1,
             n).
+        budget: the PRBs each (draw, copy, group) could use this epoch, flat: the budgets
+            given, or under RRMPolicyRatio sharing what the slice's share of the cell came to.
     """
 
     backlog: np.ndarray
@@ -81,9 +83,17 @@ class EpochResult:
     phi: np.ndarray
     cqi: np.ndarray
     prb_bps: np.ndarray
+    budget: np.ndarray
 
 
-def epoch_step(world: World, users: EpochUsers, budget: np.ndarray) -> EpochResult:
+Policy = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Dedicated, minimum and maximum PRBs of every (draw, copy, group), flat
+(:func:`slicesim.sim.scheduler.rrm_prbs`)."""
+
+
+def epoch_step(
+    world: World, users: EpochUsers, budget: np.ndarray, policy: Policy | None = None
+) -> EpochResult:
     """One scheduling epoch's physics, vectorised over users, copies and draws.
 
     Load-coupled SINR -> CQI -> rate per PRB; the bursts arrive; each slice's PRB budget is
@@ -94,17 +104,27 @@ def epoch_step(world: World, users: EpochUsers, budget: np.ndarray) -> EpochResu
         world: the static world.
         users: the epoch's users (their bursts already drawn).
         budget: PRBs of every (draw, copy, group), flat: (draws * copies * n_groups,), the
-            order of ``users.flat``.
+            order of ``users.flat`` (isolated slicing).
+        policy: under RRMPolicyRatio sharing (``sim.slicing = rrm_policy``) the policy's PRBs
+            instead: each slice's budget is then what it can use of its cell this epoch
+            (:func:`~slicesim.sim.scheduler.rrm_available`), from the PRBs every slice needs
+            to serve its users' data (their need over their bit/s per PRB and the epoch).
     """
     sim, model = world.sim, world.kpi_model
     dt, cap_s = sim.epoch_s, sim.buffer_s
     n_all = users.n_flat
     cqi, prb_bps = world.link.rates(users.own / (world.noise_mw + users.interference))
-    # bit/s with the whole slice (copies, n); the 1 bit/s floor keeps zero budgets finite
-    full_rate = np.maximum(budget[users.flat].reshape(-1, len(users.group)) * prb_bps, 1.0)
     burst = world.burst_bits[users.slice]  # (n,)
     arrived = burst * users.counts * users.present  # (n,)
     need = users.backlog + arrived  # (copies, n)
+    if policy is not None:  # each slice's budget: what it can use of the cell this epoch
+        demand = np.bincount(users.flat, weights=(need / (prb_bps * dt)).ravel(), minlength=n_all)
+        cells = (-1, world.n_slices)
+        budget = rrm_available(
+            demand.reshape(cells), *(p.reshape(cells) for p in policy), world.n_prb
+        ).reshape(-1)
+    # bit/s with the whole slice (copies, n); the 1 bit/s floor keeps zero budgets finite
+    full_rate = np.maximum(budget[users.flat].reshape(-1, len(users.group)) * prb_bps, 1.0)
     work = need / (full_rate * dt)  # share of the slice's epoch the user needs, (copies, n)
     phi, load = processor_share(users.flat, work.ravel(), n_all, model.exact)
     phi = phi.reshape(work.shape)
@@ -125,4 +145,4 @@ def epoch_step(world: World, users: EpochUsers, budget: np.ndarray) -> EpochResu
         "user_s": on,
     }
     used = np.bincount(users.flat, weights=phi.ravel(), minlength=n_all)
-    return EpochResult(left, values, used, phi, cqi, prb_bps)
+    return EpochResult(left, values, used, phi, cqi, prb_bps, budget)

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from slicesim.config import RRM_ACTIONS
+
 __all__ = [
     "FIXED",
     "SHARE_TOL",
@@ -26,6 +28,8 @@ __all__ = [
     "prb_budgets",
     "processor_share",
     "proportional_split",
+    "rrm_available",
+    "rrm_prbs",
     "segment_prefix",
 ]
 
@@ -172,6 +176,94 @@ def proportional_split(demand: np.ndarray, active: np.ndarray) -> np.ndarray:
 def prb_budgets(x: np.ndarray, n_prb: int) -> np.ndarray:
     """PRBs each slice may use: floor(x * n_prb), the scheduler's upper bound (paper Sec. II)."""
     return np.floor(x * n_prb + 1e-9)
+
+
+def rrm_prbs(xs: np.ndarray, n_prb: int, action: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The dedicated, minimum and maximum PRBs of an action under ``sim.rrm_action`` = ``action``.
+
+    Ratios become PRBs as the isolated budgets do (:func:`prb_budgets`: floor(ratio * n_prb)).
+
+    Args:
+        xs: shares, (..., n_slices); for ``min_max``, (..., n_slices, 2): minimum, maximum.
+        n_prb: PRBs of a cell.
+        action: one of :data:`RRM_ACTIONS`.
+
+    Returns:
+        (dedicated, minimum, maximum), each (..., n_slices): dedicated <= minimum <= maximum.
+    """
+    if action == "min_max":
+        minimum, maximum = prb_budgets(xs[..., 0], n_prb), prb_budgets(xs[..., 1], n_prb)
+        return np.zeros_like(minimum), minimum, np.maximum(maximum, minimum)
+    budget = prb_budgets(xs, n_prb)
+    if action == "min":
+        return np.zeros_like(budget), budget, np.full_like(budget, float(n_prb))
+    if action == "max":
+        return np.zeros_like(budget), np.zeros_like(budget), budget
+    if action == "dedicated":
+        return budget, budget, budget
+    raise ValueError(f"rrm_action = {action!r} is unknown: allowed {list(RRM_ACTIONS)}")
+
+
+def _fill_pool(pool: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """The pool's PRBs (...,) shared max-min fairly among the slices' extra needs (..., S):
+    equal parts, capped at each need (the smallest needs served first)."""
+    n = extra.shape[-1]
+    order = np.argsort(extra, axis=-1, kind="stable")
+    need = np.take_along_axis(extra, order, axis=-1)
+    grant = np.empty_like(need)
+    left = pool
+    for k in range(n):
+        g = np.minimum(need[..., k], left / (n - k))
+        grant[..., k] = g
+        left = left - g
+    out = np.empty_like(grant)
+    np.put_along_axis(out, order, grant, axis=-1)
+    return out
+
+
+def rrm_available(
+    demand: np.ndarray,
+    dedicated: np.ndarray,
+    minimum: np.ndarray,
+    maximum: np.ndarray,
+    n_prb: int,
+) -> np.ndarray:
+    """PRBs each slice of a cell can use in a scheduling interval under RRMPolicyRatio sharing.
+
+    The rule (3GPP TS 28.541 clause 4.3.36, RRMPolicyRatio; DESIGN section 4): a slice's
+    dedicated PRBs are its alone (idle when it does not need them); its minimum's PRBs go to it
+    first while it needs them, else to the others; the rest of the cell is shared among the
+    slices that need more, max-min fairly (equal parts, capped at each one's need), no slice
+    above its maximum. A slice's *available* PRBs are what it would get if it needed more than
+    it does, the others' needs as they are: a slice that needs fewer uses what it needs, a
+    slice that needs more uses all of it, and the cell's slices never use more than the cell.
+
+    Args:
+        demand: PRBs each slice needs in the interval, (..., n_slices) (its users' data over
+            their bit/s per PRB and the interval).
+        dedicated, minimum, maximum: the policy's PRBs (:func:`rrm_prbs`), same shape,
+            dedicated <= minimum <= maximum.
+        n_prb: PRBs of a cell.
+
+    Returns:
+        The available PRBs, (..., n_slices). With dedicated = minimum = maximum (isolated
+        slicing) they are the budgets themselves, bit for bit.
+    """
+    want = np.minimum(demand, maximum)
+    prio = np.minimum(want, minimum)
+    held = np.maximum(prio, dedicated)  # PRBs out of the pool: used first, or dedicated
+    extra = want - prio
+    n = demand.shape[-1]
+    avail = np.empty_like(want)
+    for s in range(n):  # slice s needing more: it holds its minimum and may grow to its maximum
+        total = minimum[..., 0] if s == 0 else held[..., 0]
+        for j in range(1, n):
+            total = total + (minimum[..., j] if j == s else held[..., j])
+        more = extra.copy()
+        more[..., s] = maximum[..., s] - minimum[..., s]
+        grant = _fill_pool(np.maximum(n_prb - total, 0.0), more)
+        avail[..., s] = minimum[..., s] + grant[..., s]
+    return avail
 
 
 def processor_share(

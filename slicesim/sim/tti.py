@@ -4,8 +4,12 @@ It runs on the users and bursts a flow-level window offered (:mod:`slicesim.sim.
 random numbers), for any number of share vectors (copies), vectorised over every (draw, copy,
 cell, slice) group, one numpy step per TTI:
 
-* TTIs of ``tti_s`` (1 ms); a slice may use floor(x * n_prb) PRBs in every TTI, PRBs it leaves
-  unused stay idle (no sharing between slices, as in the flow-level model).
+* TTIs of ``tti_s`` (1 ms); under isolated slicing (``sim.slicing``) a slice may use
+  floor(x * n_prb) PRBs in every TTI, PRBs it leaves unused stay idle. Under RRMPolicyRatio
+  sharing (``rrm_policy``) the PRBs a slice may use are decided every TTI from the PRBs each
+  slice of the cell needs to empty its users' queues in that TTI
+  (:func:`slicesim.sim.scheduler.rrm_available`: dedicated PRBs its own, its minimum first to
+  it while it has data, the rest shared among the slices with more data, up to each maximum).
 * A user's rate with the whole slice budget is budget x its bit/s per PRB of the epoch (the
   flow-level window's SINR, CQI and TS 36.213 efficiency; with frozen loads it is constant).
 * A burst is schedulable from the TTI after its arrival; each user's bursts are served in order
@@ -36,7 +40,7 @@ import numpy as np
 from slicesim.config import ScenarioConfig
 from slicesim.sim.capture import Traffic
 from slicesim.sim.kpi import KPI_FIELDS
-from slicesim.sim.scheduler import prb_budgets, processor_share
+from slicesim.sim.scheduler import prb_budgets, processor_share, rrm_available, rrm_prbs
 
 __all__ = ["simulate_tti"]
 
@@ -58,9 +62,18 @@ class _Queues:
         self.gid = (np.tile(draw, self.copies) * self.copies + copy) * self.n_groups + np.tile(
             group, self.copies
         )
-        budget = prb_budgets(xs, config.radio.n_prb).reshape(self.copies, self.n_groups)
+        sim, n_prb = config.sim, config.radio.n_prb
+        self.n_prb, self.n_slices = n_prb, first.n_slices
+        self.policy: tuple[np.ndarray, ...] | None = None
+        if sim.slicing == "rrm_policy":  # every (draw, copy, group)'s PRBs, in the order of gid
+            per_group = rrm_prbs(xs, n_prb, sim.rrm_action)
+            self.policy = tuple(np.tile(p.reshape(-1), len(traffic)) for p in per_group)
+            budget = per_group[2].reshape(self.copies, self.n_groups)
+        else:
+            budget = prb_budgets(xs, n_prb).reshape(self.copies, self.n_groups)
         self.budget = budget[copy, np.tile(group, self.copies)]
         self.prb_bps = np.concatenate([t.prb_bps for t in traffic], axis=1)
+        self.bps = np.zeros(len(self.gid))  # bit/s per PRB of the epoch, per user-copy
         offered = np.array([s.offered_mbps for s in config.slices]) * 1e6
         sl = np.concatenate([t.slice for t in traffic])
         self.cap_bits = np.tile(offered[sl] * config.sim.buffer_s, self.copies)
@@ -91,8 +104,8 @@ class _Queues:
 
     def set_rates(self, epoch: int, tti_s: float) -> None:
         """Rates of the epoch's SINRs (the 1 bit/s floor keeps zero budgets finite)."""
-        bps = np.tile(self.prb_bps[min(epoch, len(self.prb_bps) - 1)], self.copies)
-        self.rate = np.maximum(self.budget * bps, 1.0) * tti_s
+        self.bps = np.tile(self.prb_bps[min(epoch, len(self.prb_bps) - 1)], self.copies)
+        self.rate = np.maximum(self.budget * self.bps, 1.0) * tti_s
 
     def admit(self, bursts: np.ndarray, rank: np.ndarray) -> None:
         """Bursts (indices, sorted by user and time) join their users' queues in every copy."""
@@ -111,15 +124,25 @@ class _Queues:
             self.end_bits[bc[~ok]] = -np.inf  # passed over at once; its delay is the cap
             self.dropped[bc[~ok]] = True
 
-    def serve(self, t: int, n_groups: int, count_prbs: bool) -> None:
+    def serve(self, t: int, n_groups: int, count_prbs: bool, tti_s: float) -> None:
         """One TTI: equal shares of the slice's TTI among its backlogged users, water-filled."""
         act = np.flatnonzero(self.queue > 0.0)
         if not act.size:
             return
-        work = self.queue[act] / self.rate[act]
+        budget, rate = self.budget[act], self.rate[act]
+        if self.policy is not None:  # the PRBs each slice may use in this TTI
+            prb_bits = self.bps[act] * tti_s
+            demand = np.bincount(self.gid[act], self.queue[act] / prb_bits, minlength=n_groups)
+            cells = (-1, self.n_slices)
+            avail = rrm_available(
+                demand.reshape(cells), *(p.reshape(cells) for p in self.policy), self.n_prb
+            ).reshape(-1)
+            budget = avail[self.gid[act]]
+            rate = np.maximum(budget * self.bps[act], 1.0) * tti_s
+        work = self.queue[act] / rate
         phi, _ = processor_share(self.gid[act], work, n_groups)
         emptied = phi >= work
-        bits = np.where(emptied, self.queue[act], phi * self.rate[act])
+        bits = np.where(emptied, self.queue[act], phi * rate)
         self.queue[act] -= bits
         self.sent[act] += bits
         self.queue[act[emptied]] = 0.0
@@ -130,7 +153,7 @@ class _Queues:
         self.vol[keep] += bits[~emptied]
         self.ttis[keep] += 1.0
         if count_prbs:
-            self.prb_ttis[act] += phi * self.budget[act]
+            self.prb_ttis[act] += phi * budget
         self._complete(act, t)
 
     def _complete(self, users: np.ndarray, t: int) -> None:
@@ -192,7 +215,7 @@ def simulate_tti(
             q.admit(order[bounds[t] : bounds[t + 1]], rank[bounds[t] : bounds[t + 1]])
         elif t >= window_ttis and t >= len(bounds) - 1 and not (q.queue > 0.0).any():
             break
-        q.serve(t, n_all, count_prbs=t < window_ttis)
+        q.serve(t, n_all, count_prbs=t < window_ttis, tti_s=tti_s)
     return _kpis(q, traffic, config, tti_s)
 
 

@@ -30,10 +30,9 @@ import numpy as np
 import simpy
 
 from slicesim.sim.capture import Traffic, TrafficRecorder
-from slicesim.sim.epoch import EpochUsers, epoch_step
+from slicesim.sim.epoch import EpochUsers, Policy, epoch_step
 from slicesim.sim.kpi import GroupSums, qos
 from slicesim.sim.population import Recording, Users
-from slicesim.sim.scheduler import prb_budgets
 from slicesim.sim.world import World
 
 __all__ = [
@@ -284,13 +283,14 @@ class _Epochs:
         n_groups = world.n_groups
         self.shape = (len(self.draws), copies, n_groups)
         if all(inp is inputs[0] for inp in inputs):  # one period for every draw (the replays)
-            one = prb_budgets(inputs[0].xs, world.n_prb).reshape(copies, n_groups)
-            self.budget = np.broadcast_to(one, self.shape)
+            one = world.slice_prbs(inputs[0].xs[None])
+            prbs = np.broadcast_to(one, (3, *self.shape))
         else:  # a period per draw (replicas of a network)
-            self.budget = np.stack(
-                [prb_budgets(inp.xs, world.n_prb).reshape(copies, n_groups) for inp in inputs]
-            )
-        self.budget_flat = self.budget.reshape(-1)  # in the order of EpochUsers.flat
+            prbs = world.slice_prbs(np.stack([inp.xs for inp in inputs]))
+        self.budget_flat = prbs[2].reshape(-1)  # in the order of EpochUsers.flat
+        self.policy: Policy | None = None
+        if world.sim.slicing == "rrm_policy":
+            self.policy = (prbs[0].reshape(-1), prbs[1].reshape(-1), self.budget_flat)
         self.prb_s = np.zeros(self.shape)  # PRB-seconds used per (draw, copy, group)
         self.trace: list[np.ndarray] = []  # per epoch, the loads behind its interference
         self.util_end = np.broadcast_to(warm[:, None, :], (*self.shape[:2], world.n_cells))
@@ -342,7 +342,7 @@ class _Epochs:
         """One epoch at time ``t`` under the cell loads ``util``; the loads it leaves."""
         world, draws = self.world, self.draws
         users = self.users(t, util, epoch)
-        result = epoch_step(world, users, self.budget_flat)
+        result = epoch_step(world, users, self.budget_flat, self.policy)
         if self.recorder is not None:
             self.recorder.epoch(
                 [d.n for d in draws], users.present, result.prb_bps[0], result.cqi[0], users.counts
@@ -352,7 +352,7 @@ class _Epochs:
             d.backlog[:, : d.n] = result.backlog[:, lo : lo + d.n]
             d.add_terms(result.values, lo)
             lo += d.n
-        used = result.used.reshape(self.shape) * self.budget  # PRBs per (draw, copy, group)
+        used = result.used.reshape(self.shape) * result.budget.reshape(self.shape)  # PRBs used
         self.prb_s += used * world.sim.epoch_s
         per_cell = used.reshape(*self.shape[:2], world.n_cells, world.n_slices)
         cells = per_cell[..., 0].copy()  # the slices summed in order (the compiled engine's)

@@ -27,7 +27,7 @@ from slicesim.sim.epoch import PER_COPY_SUMS, SHARED_SUMS
 from slicesim.sim.kpi_model import OVER
 from slicesim.sim.scheduler import FIXED
 
-__all__ = ["epoch", "link", "scratch_arrays"]
+__all__ = ["epoch", "link", "rrm_available", "scratch_arrays"]
 
 # rows of the per-row KPI sums (the layout of slicesim.sim.epoch): a block of ``copies`` rows for
 # each per-copy sum, then one row for each shared sum
@@ -205,12 +205,73 @@ def link(
 
 
 @njit(cache=True, nogil=True)
+def _fill_pool(pool: float, more: np.ndarray, n: int, order: np.ndarray, s: int) -> float:
+    """Slice ``s``'s part of the pool when it is shared max-min fairly among the needs
+    ``more[:n]`` (scheduler._fill_pool: the needs in ascending order, ties in slice order)."""
+    for a in range(n):  # a stable insertion sort (np.argsort's "stable" order)
+        order[a] = a
+        b = a
+        while b > 0 and more[order[b - 1]] > more[order[b]]:
+            order[b - 1], order[b] = order[b], order[b - 1]
+            b -= 1
+    left = pool
+    for k in range(n):
+        j = order[k]
+        share = left / (n - k)
+        g = more[j] if more[j] <= share else share  # np.minimum
+        if j == s:
+            return g
+        left = left - g
+    return 0.0
+
+
+@njit(cache=True, nogil=True)
+def rrm_available(
+    demand: np.ndarray, policy: np.ndarray, budget: np.ndarray, n_slices: int, n_prb: float,
+    avail: np.ndarray,
+) -> None:  # fmt: skip
+    """Every slice's available PRBs under RRMPolicyRatio sharing into ``avail`` (copies,
+    n_groups), from the PRBs the slices need (``demand``, same shape), the dedicated and minimum
+    PRBs (``policy``: (2, copies, n_groups)) and the maximum (``budget``): the arithmetic of
+    :func:`slicesim.sim.scheduler.rrm_available`, cell by cell, in its order."""
+    n = n_slices
+    want, prio, held, extra = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    more, order = np.empty(n), np.empty(n, dtype=np.int64)
+    for c in range(demand.shape[0]):
+        for cell in range(demand.shape[1] // n):
+            lo = cell * n
+            for j in range(n):
+                dm, mx = demand[c, lo + j], budget[c, lo + j]
+                mn, dd = policy[1, c, lo + j], policy[0, c, lo + j]
+                w = dm if dm <= mx else mx
+                pr = w if w <= mn else mn
+                want[j], prio[j] = w, pr
+                held[j] = pr if pr >= dd else dd
+                extra[j] = w - pr
+            for s in range(n):
+                total = policy[1, c, lo] if s == 0 else held[0]
+                for j in range(1, n):
+                    total = total + (policy[1, c, lo + j] if j == s else held[j])
+                for j in range(n):
+                    more[j] = extra[j]
+                more[s] = budget[c, lo + s] - policy[1, c, lo + s]
+                pool = n_prb - total
+                pool = pool if pool >= 0.0 else 0.0
+                avail[c, lo + s] = policy[1, c, lo + s] + _fill_pool(pool, more, n, order, s)
+
+
+@njit(cache=True, nogil=True)
 def epoch(
     present: np.ndarray,
     m_all: int,
     group: np.ndarray,
     n_groups: int,
     budget: np.ndarray,
+    policy: np.ndarray,
+    share: bool,
+    n_slices: int,
+    n_prb: float,
+    avail: np.ndarray,
     prb_bps: np.ndarray,
     cqi: np.ndarray,
     arrived: np.ndarray,
@@ -238,7 +299,13 @@ def epoch(
         m_all: how many.
         group: every row's group (cell * n_slices + slice).
         n_groups: groups per copy.
-        budget: PRBs of every (copy, group), (copies, n_groups).
+        budget: PRBs of every (copy, group), (copies, n_groups): the budgets (isolated
+            slicing) or the maxima (``share``).
+        policy, share: under RRMPolicyRatio sharing (``share``), the dedicated and minimum PRBs,
+            (2, copies, n_groups); the slices' budgets are then what they can use of the cell
+            this epoch (:func:`rrm_available`). Without ``share`` it is not read.
+        n_slices, n_prb: slices and PRBs of a cell.
+        avail: the budgets the epoch ran with, (copies, n_groups), written.
         prb_bps, cqi: bit/s per PRB and CQI of every row, (copies or 1, rows).
         arrived: bits that arrived per row; burst: one burst's bits per row; cap_bits: the
             buffer's cap per row.
@@ -267,6 +334,17 @@ def epoch(
             count[g + 1] += count[g]
     members = present
     used[:, :] = 0.0
+    if share:  # the PRBs each group needs (backlog and arrivals over its rate), in row order
+        demand = np.zeros((copies, n_groups))
+        for g in groups:
+            for a in range(count[g], count[g + 1]):
+                i = members[a]
+                for c in range(copies):
+                    pc = c if per_copy_rate else 0
+                    demand[c, g] += (backlog[c, i] + arrived[i]) / (prb_bps[pc, i] * dt)
+        rrm_available(demand, policy, budget, n_slices, n_prb, avail)
+    else:
+        avail[:, :] = budget
     for g in groups:
         lo = count[g]
         m = count[g + 1] - lo
@@ -274,7 +352,7 @@ def epoch(
             continue
         for c in range(copies):
             pc = c if per_copy_rate else 0
-            bud = budget[c, g]
+            bud = avail[c, g]
             # needs and the group's load (scheduler.processor_share), summed in row order
             load = 0.0
             for a in range(m):

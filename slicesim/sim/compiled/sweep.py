@@ -95,6 +95,7 @@ def _sweep_draw(d: int, t: Draws, budget: np.ndarray, frozen: np.ndarray, thr_ne
     backlog = np.zeros((1, n))
     sums = np.zeros((len(PER_COPY_SUMS) + len(SHARED_SUMS), n))
     scratch, used = scratch_arrays(n, n_groups), np.zeros((1, n_groups))
+    policy, avail = np.zeros((2, 1, n_groups)), np.zeros((1, n_groups))  # isolated budgets only
     runs = 0
     for g in range(n_groups):
         lo, hi = first[g], first[g + 1]
@@ -110,9 +111,9 @@ def _sweep_draw(d: int, t: Draws, budget: np.ndarray, frozen: np.ndarray, thr_ne
                 a, b = at[k, g], at[k, g + 1]
                 if b > a:
                     epoch(present[k, a:b], b - a, group, n_groups, budget[lev : lev + 1],
-                          bps_k[k : k + 1], cqi_k[k : k + 1], arrived[k], burst, cap, backlog,
-                          sums, used, scratch, (d * levels + lev) * n_groups, epoch_s, cap_s,
-                          g)  # fmt: skip
+                          policy, False, n_slices, 0.0, avail, bps_k[k : k + 1],
+                          cqi_k[k : k + 1], arrived[k], burst, cap, backlog, sums, used, scratch,
+                          (d * levels + lev) * n_groups, epoch_s, cap_s, g)  # fmt: skip
             r = _qos(sums, lo, hi, thr_need[s], delay_need[s])
             out_r[d, lev, g] = r
             runs += 1

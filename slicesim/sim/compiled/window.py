@@ -20,7 +20,6 @@ from numba import njit, prange
 from slicesim.sim.compiled.draws import PARALLEL_DRAWS, Draws, draw_rows, in_session, prepare
 from slicesim.sim.compiled.epoch import epoch, link, scratch_arrays
 from slicesim.sim.epoch import PER_COPY_SUMS, SHARED_SUMS
-from slicesim.sim.scheduler import prb_budgets
 
 __all__ = ["simulate", "threaded"]
 
@@ -63,14 +62,16 @@ def _group_sums(
 
 
 @njit(cache=True, nogil=True)
-def _one_draw(d: int, t: Draws, budget: np.ndarray, warm: np.ndarray, frozen: np.ndarray,
-              outs: Any) -> None:  # fmt: skip
+def _one_draw(d: int, t: Draws, prbs: np.ndarray, share: bool, warm: np.ndarray,
+              frozen: np.ndarray, outs: Any) -> None:  # fmt: skip
     """Draw ``d``'s window: its traffic, then its epochs for every copy, then its group sums."""
     out_per_copy, out_shared, out_prb, out_trace, out_end, out_epochs = outs
     n_cells, n_slices = t.active.shape[1], t.active.shape[2]
     n_groups = n_cells * n_slices
-    bud = budget[d if budget.shape[0] > 1 else 0]
+    pd = prbs[:, d if prbs.shape[1] > 1 else 0]  # dedicated, minimum, maximum: (3, copies, G)
+    bud, policy = pd[2], pd[:2]
     copies = bud.shape[0]
+    avail = np.empty((copies, n_groups))
     n, rank, group, others, own, start, end, burst, cap, epoch_t, epoch_n, counts, offset = (
         draw_rows(d, t)
     )
@@ -96,27 +97,28 @@ def _one_draw(d: int, t: Draws, budget: np.ndarray, warm: np.ndarray, frozen: np
         for a in range(m):
             p = present[a]
             arrived[p] = burst[p] * counts[offset[k] + rank[p]]
-        epoch(present, m, group, n_groups, bud, prb_bps, cqi, arrived, burst, cap, backlog, sums,
-              used, scratch, d * copies * n_groups, epoch_s, cap_s)  # fmt: skip
-        _loads(used, bud, n_slices, n_prb, epoch_s, out_prb[d], util)
+        epoch(present, m, group, n_groups, bud, policy, share, n_slices, float(n_prb), avail,
+              prb_bps, cqi, arrived, burst, cap, backlog, sums, used, scratch,
+              d * copies * n_groups, epoch_s, cap_s)  # fmt: skip
+        _loads(used, avail, n_slices, n_prb, epoch_s, out_prb[d], util)
     out_end[d] = util
     _group_sums(sums, group, n, out_per_copy[d], out_shared[d])
 
 
 @njit(cache=True, nogil=True)
-def _all_draws(t: Draws, budget: np.ndarray, warm: np.ndarray, frozen: np.ndarray,
+def _all_draws(t: Draws, prbs: np.ndarray, share: bool, warm: np.ndarray, frozen: np.ndarray,
                outs: Any) -> None:  # fmt: skip
     """:func:`_one_draw` for every draw, one after the other."""
     for d in range(len(t.bitgen)):
-        _one_draw(d, t, budget, warm, frozen, outs)
+        _one_draw(d, t, prbs, share, warm, frozen, outs)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _all_draws_threaded(t: Draws, budget: np.ndarray, warm: np.ndarray, frozen: np.ndarray,
-                        outs: Any) -> None:  # fmt: skip
+def _all_draws_threaded(t: Draws, prbs: np.ndarray, share: bool, warm: np.ndarray,
+                        frozen: np.ndarray, outs: Any) -> None:  # fmt: skip
     """:func:`_all_draws` on numba's threads."""
     for d in prange(len(t.bitgen)):
-        _one_draw(np.int64(d), t, budget, warm, frozen, outs)  # numba's index is unsigned
+        _one_draw(np.int64(d), t, prbs, share, warm, frozen, outs)  # numba's index is unsigned
 
 
 def threaded(draws: int) -> tuple[bool, Any]:
@@ -148,8 +150,7 @@ def simulate(
     world = worlds[0]
     t, periods, rngs = prepare(worlds, inputs, rngs, offered)  # rngs: kept alive for the call
     draws, copies, n_groups = len(rngs), inputs[0].xs.shape[0], world.n_groups
-    xs = np.stack([p.xs for p in periods])
-    budget = prb_budgets(xs, world.n_prb).reshape(len(periods), copies, n_groups)
+    prbs = np.ascontiguousarray(world.slice_prbs(np.stack([p.xs for p in periods])))
     frozen = np.zeros((draws, 0, world.n_cells)) if frozen is None else frozen
     outs = (
         np.zeros((draws, len(PER_COPY_SUMS), copies, n_groups)),
@@ -162,7 +163,12 @@ def simulate(
     on, chunks = threaded(draws)
     with chunks:
         (_all_draws_threaded if on else _all_draws)(
-            t, budget, np.ascontiguousarray(warm), np.ascontiguousarray(frozen, np.float64), outs
+            t,
+            prbs,
+            world.sim.slicing == "rrm_policy",
+            np.ascontiguousarray(warm),
+            np.ascontiguousarray(frozen, np.float64),
+            outs,
         )
     per_copy, shared, prb_s, trace, util_end, ran = outs
     assert (ran == t.n_epochs).all(), "the compiled window ran another number of epochs"
