@@ -24,7 +24,9 @@ scored by a full replay on every draw, and the best one is played: on its draws 
 never below equal shares. Under RRMPolicyRatio sharing (``sim.slicing = rrm_policy``) a slice's
 KPIs depend on the others' needs too: the sweep then runs with isolated slices (the shares that
 serve each slice on its own) and proposes candidates that are scored under sharing like the
-others; the search is a yardstick among candidates there, not an exhaustive one.
+others, then a local search moves one slice's share at a time, cell by cell, scored by full
+replays under sharing (:data:`SHARED_MOVES`): a yardstick found by search, not an exhaustive
+optimum, there.
 
 ``every = k`` evaluates only every k-th period (equal shares in the others); the benchmark then
 scores every agent on those periods only. In the collection phase (H0: periods before the
@@ -47,7 +49,15 @@ from slicesim.rollout import ORACLE_DRAWS, scored_periods
 from slicesim.sim import Network, equal_split
 from slicesim.typed_config import ConfigError, Validated, choice, num
 
-__all__ = ["SEARCHES", "SimOracleAgent", "SimOracleConfig", "SimOracleHindsightAgent"]
+__all__ = [
+    "SEARCHES",
+    "SHARED_MOVES",
+    "SHARED_ROUNDS",
+    "SimOracleAgent",
+    "SimOracleConfig",
+    "SimOracleHindsightAgent",
+    "moved",
+]
 
 SEARCHES = ("exact", "full")
 """How a simulator oracle's level sweep runs (:attr:`SimOracleConfig.search`)."""
@@ -87,6 +97,32 @@ class SimOracleConfig(Validated):
             grid_units(self.step)
         except ValueError as err:
             raise ConfigError(str(err)) from None
+
+
+SHARED_MOVES = (-0.2, -0.1, 0.1, 0.2)
+"""Under RRMPolicyRatio sharing, the changes of one slice's share the local search tries."""
+SHARED_ROUNDS = 4
+"""Under RRMPolicyRatio sharing, the local search's rounds at most."""
+
+
+def moved(x: np.ndarray, active: np.ndarray, s: int, delta: float) -> np.ndarray:
+    """Shares ``x`` with slice column ``s`` changed by ``delta`` (within [0, 1]) in every cell
+    where it is active, the cell's other active slices scaled to keep its sum (split equally
+    where they held nothing)."""
+    out = x.copy()
+    here = active[:, s]
+    total = np.where(active, x, 0.0).sum(axis=1)
+    new = np.clip(x[:, s] + delta, 0.0, np.minimum(total, 1.0))
+    others = active.copy()
+    others[:, s] = False
+    rest = np.where(others, x, 0.0)
+    held = rest.sum(axis=1, keepdims=True)
+    n_others = np.maximum(others.sum(axis=1, keepdims=True), 1)
+    scale = np.where(held > 0, rest / np.where(held > 0, held, 1.0), others / n_others)
+    spread = scale * (total - new)[:, None]
+    out[here] = np.where(others[here], spread[here], out[here])
+    out[here, s] = new[here]
+    return out
 
 
 class SimOracleAgent(Agent):
@@ -218,7 +254,37 @@ class SimOracleAgent(Agent):
             if u > best_u:
                 best_x, best_u = x, u
             loads = replayed.cell_util[:, 0]
+        if net.config.sim.slicing != "isolated":
+            best_x, best_u = self._local_search(net, states, offered, active, best_x, best_u)
         return best_x, float(best_u)
+
+    def _local_search(
+        self,
+        net: Network,
+        states: list[dict[str, Any]],
+        offered: list[Any],
+        active: np.ndarray,
+        x: np.ndarray,
+        u: float,
+    ) -> tuple[np.ndarray, float]:
+        """Under sharing: from ``x`` (mean utility ``u``), moves of one slice's share by each of
+        :data:`SHARED_MOVES` in every cell at once (the others scaled to keep the cell's sum), all
+        replayed in one pass; every cell takes the move that served it best, and the combination
+        is kept if its own replay beats ``u``. Up to ``SHARED_ROUNDS`` rounds."""
+        for _ in range(SHARED_ROUNDS):
+            cols = np.flatnonzero(active.any(axis=0))
+            moves = np.stack([moved(x, active, int(s), d) for s in cols for d in SHARED_MOVES])
+            replay = net.replay(np.concatenate([x[None], moves]), states=states, offered=offered)
+            per_cell = np.log1p(replay.r).sum(axis=3).mean(axis=0)  # (copies, cells)
+            best = np.argmax(per_cell, axis=0)  # the base (copy 0) on a tie
+            if not best.any():
+                break
+            candidate = np.concatenate([x[None], moves])[best, np.arange(net.n_cells)]
+            got = float(net.replay(candidate[None], states=states, offered=offered).utility.mean())
+            if got <= u:
+                break
+            x, u = candidate, got
+        return x, u
 
     def _sweep(
         self,
@@ -243,7 +309,8 @@ class SimOracleAgent(Agent):
         (``sim.slicing = rrm_policy``) the same network with isolated slices. A slice's KPIs
         depend on its own share alone only where slices do not share (the sweep's premise);
         under sharing the sweep proposes the shares that would serve each slice on its own,
-        and every candidate is scored by a full replay under sharing."""
+        every candidate is scored by a full replay under sharing, and a local search
+        (:meth:`_local_search`) follows."""
         if net.config.sim.slicing == "isolated":
             return net
         if self._sweeper is None or self._sweeper.seed != net.seed:

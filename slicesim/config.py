@@ -295,6 +295,18 @@ class SimConfig(Validated):
             )
 
     @property
+    def mapping(self) -> str:
+        """How an action becomes RRMPolicyRatio: ``rrm_action`` under ``rrm_policy``, and
+        ``dedicated`` (every ratio the share) under isolated slicing."""
+        return self.rrm_action if self.slicing == "rrm_policy" else "dedicated"
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        """The trailing axes of an action beyond (n_cells, n_slices): ``(2,)`` (minimum,
+        maximum) under ``min_max``, else none."""
+        return (2,) if self.mapping == "min_max" else ()
+
+    @property
     def periods_per_day(self) -> int:
         """Control periods in a day (the traffic masks' cycle), at least 1."""
         return max(1, round(86_400 / self.period_s))

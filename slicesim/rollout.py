@@ -206,15 +206,21 @@ class Trajectory:
     n_cells: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
     """Plain data about the run: agent stats (``Agent.stats()``), seed, scenario."""
+    pair: bool = False
+    """Actions of a minimum and a maximum per slice (``sim.rrm_action = min_max``): ``action``
+    and ``x`` then hold the minimums, ``action_max`` and ``x_max`` the maximums."""
 
     ARRAYS = ("action", "x", "active", "r", *MEASURES)
+    PAIR_ARRAYS = ("action_max", "x_max")
     SCALARS = ("period", "utility", "decision_s", "learn_s", "expected_demand_mbps")
     META = ("seed", "scenario", "stats", "engine")
 
     def __post_init__(self) -> None:
         shape = (self.n_cells, len(self.slice_ids))
+        self.arrays = self.ARRAYS + (self.PAIR_ARRAYS if self.pair else ())
+        """The per-period arrays this trajectory records."""
         self._arrays = {
-            n: _Growing(shape, bool if n == "active" else np.float64) for n in self.ARRAYS
+            n: _Growing(shape, bool if n == "active" else np.float64) for n in self.arrays
         }
         self._scalars = {
             n: _Growing((), np.int64 if n == "period" else np.float64) for n in self.SCALARS
@@ -230,13 +236,18 @@ class Trajectory:
         expected_demand_mbps: float = float("nan"),
     ) -> None:
         """Append one period from the env's step ``info``."""
+        action, x = np.asarray(action), np.asarray(info["x"])
+        if self.pair:  # (n_cells, n_slices, 2): minimum, maximum
+            action, action_max, x, x_max = action[..., 0], action[..., 1], x[..., 0], x[..., 1]
         values = {
             "action": action,
-            "x": info["x"],
+            "x": x,
             "active": info["active"],
             "r": info["r"],
             **info["kpi"],
         }
+        if self.pair:
+            values.update(action_max=action_max, x_max=x_max)
         for name, buf in self._arrays.items():
             buf.append(values[name])
         scalars = {
@@ -280,7 +291,7 @@ class Trajectory:
             self.periods[rows],
             self.phases[rows],
             self.slice_ids,
-            {n: self.stacked(n)[rows] for n in self.ARRAYS},
+            {n: self.stacked(n)[rows] for n in self.arrays},
         )
 
     def summarise(self, sel: np.ndarray) -> PeriodSummary:
@@ -319,7 +330,7 @@ class Trajectory:
                 for start in range(0, max(len(self), 1), _CSV_CHUNK):
                     write(self.table(start, start + _CSV_CHUNK))
         with atomic_write(folder / "trajectory.npz", "wb") as fh:
-            arrays: dict[str, Any] = {f"a_{n}": self.stacked(n) for n in self.ARRAYS}
+            arrays: dict[str, Any] = {f"a_{n}": self.stacked(n) for n in self.arrays}
             arrays.update({f"s_{n}": self.series(n) for n in self.SCALARS})
             arrays.update(
                 phases=np.array(self.phases, dtype=str), slice_ids=np.array(self.slice_ids)
@@ -337,7 +348,8 @@ class Trajectory:
             ids = tuple(int(i) for i in data["slice_ids"])
             n_cells = data["a_x"].shape[1] if data["a_x"].ndim == 3 else 0
             meta = {k: summary[k] for k in cls.META if k in summary}
-            traj = cls(agent=summary["agent"], slice_ids=ids, n_cells=n_cells, meta=meta)
+            pair = "a_x_max" in data
+            traj = cls(agent=summary["agent"], slice_ids=ids, n_cells=n_cells, meta=meta, pair=pair)
             for name, buf in traj._arrays.items():
                 key = f"a_{name}" if f"a_{name}" in data or name != "r" else "a_qos"  # 0.1's name
                 buf.data, buf.n = data[key].copy(), len(data[key])
@@ -390,6 +402,9 @@ def run(
     get the env through their ``bind_simulator(env)`` hook.
 
     Decision time covers ``act``; learning time covers ``observe``; they are recorded apart.
+    Under ``sim.rrm_action = min_max`` an agent that gives one share per (cell, slice) (every
+    built-in agent but TD3) has it applied as the slice's minimum with a maximum of 100 %: the
+    ``min`` mapping's policy.
 
     Raises:
         TypeError, ValueError: from :func:`check_env`.
@@ -399,7 +414,8 @@ def run(
     if periods is None:
         periods = base.max_episode_steps
     name = getattr(agent, "name", type(agent).__name__)
-    trajectory = Trajectory(agent=name, slice_ids=spec.slice_ids, n_cells=spec.n_cells)
+    pair = bool(spec.config.sim.action_shape)
+    trajectory = Trajectory(agent=name, slice_ids=spec.slice_ids, n_cells=spec.n_cells, pair=pair)
     if fresh and callable(getattr(agent, "forget", None)):
         agent.forget()  # type: ignore[attr-defined]
     obs, info = env.reset(seed=seed)
@@ -409,6 +425,8 @@ def run(
         demand = float(np.sum(np.where(info["active_next"], info["demand_next"], 0.0)))
         start = time.perf_counter()
         action = agent.act(obs, info)
+        if pair and np.ndim(action) == 2:  # one share per slice: the minimum, maximum 100 %
+            action = np.stack([action, np.asarray(info["active_next"], dtype=float)], axis=-1)
         decided = time.perf_counter()
         next_obs, reward, terminated, truncated, next_info = env.step(action)
         learn_start = time.perf_counter()

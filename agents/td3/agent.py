@@ -48,7 +48,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 from agents.base import Agent, SlicingSpec
 from agents.schedule import Schedule
 from agents.td3.config import TD3Config
-from agents.td3.vec_env import CellSpaces, cell_spaces, to_shares
+from agents.td3.vec_env import CellSpaces, cell_spaces, to_action
 from slicesim.io import atomic_write
 
 __all__ = ["CONFIG_FILE", "MODEL_FILE", "TD3Agent", "build_model", "save_model"]
@@ -121,16 +121,23 @@ class TD3Agent(Agent):
     # ------------------------------------------------------------------ the cell view
 
     def cell_dims(self, spec: SlicingSpec, active: np.ndarray) -> tuple[int, int]:
-        """Observation and action widths of one cell: every slice type's features and weight."""
-        return spec.n_slices * len(spec.feature_names), spec.n_slices
+        """Observation and action widths of one cell: every slice type's features and weight
+        (two weights under ``sim.rrm_action = min_max``: a minimum and a maximum)."""
+        return spec.n_slices * len(spec.feature_names), spec.n_slices * self._pairs(spec)
+
+    @staticmethod
+    def _pairs(spec: SlicingSpec) -> int:
+        """Weights per slice: 2 under ``min_max`` (minimum, maximum), else 1."""
+        return 2 if spec.config.sim.action_shape else 1
 
     def cell_obs(self, obs: np.ndarray, active: np.ndarray) -> np.ndarray:
         """Each cell's observation row, shape (n_cells, obs width)."""
         return np.asarray(obs, dtype=np.float32).reshape(self.spec.n_cells, -1)
 
     def shares(self, weights: np.ndarray, active: np.ndarray) -> np.ndarray:
-        """PRB shares from the actor's weights in [0, 1]."""
-        return to_shares(weights, active)
+        """The action from the actor's weights in [0, 1]: PRB shares (a minimum and a maximum
+        per slice under ``min_max``, :func:`~agents.td3.vec_env.to_action`)."""
+        return to_action(weights, active, self._pairs(self.spec) == 2)
 
     # ------------------------------------------------------------------ lifecycle
 

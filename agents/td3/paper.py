@@ -17,7 +17,7 @@ import numpy as np
 
 from agents.base import SlicingSpec
 from agents.td3.agent import TD3Agent
-from agents.td3.vec_env import to_shares
+from agents.td3.vec_env import to_action
 
 __all__ = ["TD3PaperAgent"]
 
@@ -41,7 +41,7 @@ class TD3PaperAgent(TD3Agent):
     def cell_dims(self, spec: SlicingSpec, active: np.ndarray) -> tuple[int, int]:
         """Features (without the active flag) and a weight per active slice."""
         n = len(self._columns(active))
-        return n * (len(spec.feature_names) - 1), n
+        return n * (len(spec.feature_names) - 1), n * self._pairs(spec)
 
     def cell_obs(self, obs: np.ndarray, active: np.ndarray) -> np.ndarray:
         flag = self.spec.feature("active")
@@ -50,9 +50,11 @@ class TD3PaperAgent(TD3Agent):
         return block.reshape(self.spec.n_cells, -1)
 
     def shares(self, weights: np.ndarray, active: np.ndarray) -> np.ndarray:
-        full = np.zeros(active.shape)
-        full[:, self._columns(active)] = weights
-        return to_shares(full, active)
+        pairs, n = self._pairs(self.spec), active.shape[1]
+        cols = np.concatenate([self._columns(active) + k * n for k in range(pairs)])
+        full = np.zeros((active.shape[0], n * pairs))
+        full[:, cols] = weights
+        return to_action(full, active, pairs == 2)
 
     def on_slice_change(self, active: np.ndarray) -> None:
         """Fresh networks and buffer for the new slice set; explore, then train again."""

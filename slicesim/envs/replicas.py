@@ -3,7 +3,7 @@
 :class:`Replicas` keeps what the env needs per replica - its network, the observation's history,
 the steps taken, the coming period's slice set, the last period's slice set - as arrays with a
 leading replica axis, and steps any rows of them in one pass: the actions are checked together
-(:func:`~slicesim.sim.scheduler.check_share_rows`), every network's period runs in one window
+(:func:`~slicesim.sim.scheduler.check_action_rows`), every network's period runs in one window
 (:func:`~slicesim.sim.run_periods`: one compiled call), and the observations, rewards and infos
 are computed as arrays, with no Python work per replica but the networks' own bookkeeping.
 :class:`~slicesim.envs.SlicingEnv` is one row of a batch (a batch of one when made alone);
@@ -20,7 +20,7 @@ from slicesim.config import ScenarioConfig
 from slicesim.envs.features import ObservationEncoder
 from slicesim.sim import KPI_FIELDS, Network, cell_reward, run_periods
 from slicesim.sim.oran import kpm
-from slicesim.sim.scheduler import check_share_rows
+from slicesim.sim.scheduler import check_action_rows
 
 __all__ = ["Replicas", "row_of"]
 
@@ -145,8 +145,14 @@ class Replicas:
                 "call reset()"
             )
         active = self.active_next[rows]  # the slice set the agents were shown
-        x, rescaled = check_share_rows(
-            actions, active, self.config.slice_ids, labels, rescale=not self.strict, name="action"
+        x, rescaled = check_action_rows(
+            actions,
+            active,
+            self.config.slice_ids,
+            labels,
+            self.config.sim.mapping,
+            rescale=not self.strict,
+            name="action",
         )
         reports = run_periods(nets, x, checked=True)
         self.steps[rows] += 1

@@ -39,6 +39,10 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
     sum 1 and flagged in ``info["action_rescaled"]``; with ``strict=True`` it raises instead.
     NaN, infinite, negative or > 1 (+1e-6) entries, a boolean array and a wrong shape always
     raise ``ValueError`` naming the cell and slice id (``slicesim.sim.check_shares``).
+    Under RRMPolicyRatio sharing (``sim.slicing: rrm_policy``) a share is the slice's minimum,
+    maximum or both (``sim.rrm_action``); with ``sim.rrm_action: min_max`` the action is
+    ``Box(0, 1, (n_cells, max_slices, 2))``: a minimum (the shares above) and a maximum per slice
+    (a maximum below its minimum counts as the minimum).
 
     ## Observation Space
 
@@ -164,7 +168,10 @@ class SlicingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.slice_ids = config.slice_ids
         self.feature_names = feature_names(history)
         shape = (self.n_cells, self.n_slices)
-        self.action_space = spaces.Box(0.0, 1.0, shape, dtype=np.float32)
+        # one share per (cell, slice); under sim.rrm_action = min_max a minimum and a maximum
+        self.action_space = spaces.Box(
+            0.0, 1.0, (*shape, *config.sim.action_shape), dtype=np.float32
+        )
         self.observation_space = spaces.Box(
             0.0, 1.0, (*shape, len(self.feature_names)), dtype=np.float32
         )

@@ -90,7 +90,8 @@ def _cell_spaces(base: SlicingEnv) -> tuple[spaces.Box, spaces.Box]:
     """Observation and action space of one cell."""
     n_slices, n_features = base.observation_space.shape[1:]  # type: ignore[index]
     obs = spaces.Box(0.0, 1.0, (n_slices * n_features,), np.float32)
-    return obs, spaces.Box(0.0, 1.0, (base.n_slices,), np.float32)
+    width = base.n_slices * (2 if base.config.sim.action_shape else 1)  # min_max: min, max
+    return obs, spaces.Box(0.0, 1.0, (width,), np.float32)
 
 
 class CellVecEnv(VecEnv):

@@ -22,7 +22,7 @@ from slicesim.sim.kpi import KPI_FIELDS, PeriodReport, PeriodReports, qos
 from slicesim.sim.kpi_model import KpiModel
 from slicesim.sim.layout import Layout
 from slicesim.sim.link import LinkModel
-from slicesim.sim.scheduler import check_shares
+from slicesim.sim.scheduler import check_action_rows, check_shares
 from slicesim.sim.traffic import TrafficMasks
 from slicesim.sim.window import (
     PeriodInputs,
@@ -201,7 +201,9 @@ class Network:
         """The coming period's window inputs for shares ``x`` (checked here unless
         ``checked``)."""
         active = self.active_mask()
-        if not checked:
+        if not checked and self.config.sim.action_shape:
+            x = check_action_rows([x], active[None], self.config.slice_ids, [""], "min_max")[0][0]
+        elif not checked:
             x, _ = check_shares(x, active, self.config.slice_ids)
         return self._inputs(active, np.asarray(x, dtype=float)[None], self._cell_util[None])
 
@@ -232,13 +234,15 @@ class Network:
         (``agents.sim_oracle``); controllers never see it.
 
         Args:
-            xs: shares ``(L, n_cells, n_slices)`` in [0, 1]. Rows may sum above 1 (each slice's
-                budget is then its own share of the PRBs): a what-if of the oracles, never
-                reachable through the env.
+            xs: shares ``(L, n_cells, n_slices)`` in [0, 1] (``(L, n_cells, n_slices, 2)``,
+                minimum and maximum, under ``sim.rrm_action: min_max``). Rows may sum above 1
+                (each slice's budget is then its own share of the PRBs): a what-if of the
+                oracles, never reachable through the env.
             states: :meth:`get_state` results of one period (default: the current state).
             frozen_util: cell loads ``(K, n_epochs, n_cells)``, one per state, used for every
                 epoch's interference instead of the copies' own loads: a slice's KPIs then
-                depend on its own share only (what the oracles' level sweeps need).
+                depend on its own share only (what the oracles' level sweeps need), under
+                isolated slicing.
             capture: if given, one :class:`~slicesim.sim.capture.Traffic` per state is appended:
                 the users and bursts every copy saw (for the TTI reference,
                 :mod:`slicesim.sim.tti`). Recording changes no draw and no KPI.
@@ -317,8 +321,8 @@ class Network:
         ``offered`` holds one), and the state to restore after it: the network is moved to
         ``states[0]`` (restore it with ``set_state``)."""
         xs = np.asarray(xs, dtype=float)
-        shape = (self.n_cells, self.n_slices)
-        if xs.ndim != 3 or xs.shape[1:] != shape:
+        shape = (self.n_cells, self.n_slices, *self.config.sim.action_shape)
+        if xs.shape[1:] != shape:
             raise ValueError(f"xs has shape {xs.shape}, expected (L, *{shape})")
         outside = ~((xs >= 0) & (xs <= 1))
         if outside.any():
@@ -342,7 +346,8 @@ class Network:
             ]
             warm = np.stack([np.asarray(st["cell_util"], dtype=float) for st in states])
             frozen = None if frozen_util is None else np.asarray(frozen_util, dtype=float)
-            inputs = self._inputs(active, np.where(active, xs, 0.0), warm, frozen)
+            on = active[..., None] if self.config.sim.action_shape else active
+            inputs = self._inputs(active, np.where(on, xs, 0.0), warm, frozen)
         except Exception:
             self.set_state(saved)
             raise

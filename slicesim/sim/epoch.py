@@ -120,8 +120,9 @@ def epoch_step(
     if policy is not None:  # each slice's budget: what it can use of the cell this epoch
         demand = np.bincount(users.flat, weights=(need / (prb_bps * dt)).ravel(), minlength=n_all)
         cells = (-1, world.n_slices)
+        dedicated, minimum, maximum = (p.reshape(cells) for p in policy)
         budget = rrm_available(
-            demand.reshape(cells), *(p.reshape(cells) for p in policy), world.n_prb
+            demand.reshape(cells), dedicated, minimum, maximum, world.n_prb
         ).reshape(-1)
     # bit/s with the whole slice (copies, n); the 1 bit/s floor keeps zero budgets finite
     full_rate = np.maximum(budget[users.flat].reshape(-1, len(users.group)) * prb_bps, 1.0)

@@ -42,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from slicesim.config import SliceConfig
+from slicesim.config import SimConfig, SliceConfig
+from slicesim.sim.scheduler import rrm_prbs
 
 __all__ = ["MEASUREMENTS", "Measurement", "kpm", "rrm_policy_ratio", "snssai"]
 
@@ -130,19 +131,28 @@ def snssai(slice_config: SliceConfig) -> str:
 
 
 def rrm_policy_ratio(
-    x: np.ndarray, active: np.ndarray, slices: Sequence[SliceConfig]
+    x: np.ndarray,
+    active: np.ndarray,
+    slices: Sequence[SliceConfig],
+    sim: SimConfig | None = None,
 ) -> list[dict[str, Any]]:
-    """Shares as RRMPolicyRatio records (TS 28.541 clause 4.3.36), one per active (cell, slice).
+    """A decision as RRMPolicyRatio records (TS 28.541 clause 4.3.36), one per active (cell, slice).
 
-    Under slicesim's isolated slicing a slice's share is reserved for it (idle if unused) and is
-    the most it may use: its dedicated, minimum and maximum ratios are all the share. Ratios are
-    whole percent (TS 28.541 clause 4.4.1: integers 0..100), rounded down, so a cell's ratios
-    never sum above 100; a share's remainder below 1 % stays unassigned.
+    The ratios are the ones the simulator applies (``sim.slicing`` and ``sim.rrm_action``,
+    :func:`slicesim.sim.scheduler.rrm_prbs`): under isolated slicing (the default) a slice's
+    share is reserved for it (idle if unused) and is the most it may use, so its dedicated,
+    minimum and maximum ratios are all the share; under ``rrm_policy`` with ``rrm_action: min``
+    the share is the minimum (dedicated 0, maximum 100), with ``max`` the maximum (dedicated and
+    minimum 0), with ``dedicated`` all three, with ``min_max`` the action's two. Ratios are whole
+    percent (TS 28.541 clause 4.4.1: integers 0..100), rounded down, so a cell's dedicated and
+    minimum ratios never sum above 100; a share's remainder below 1 % stays unassigned.
 
     Args:
-        x: shares, ``(n_cells, n_slices)``, as the env takes them.
-        active: which slices are active, same shape.
+        x: the action, as the env takes it: ``(n_cells, n_slices)`` shares, or under
+            ``rrm_action: min_max`` ``(n_cells, n_slices, 2)`` minimum and maximum.
+        active: which slices are active, ``(n_cells, n_slices)``.
         slices: the scenario's slice types, in the columns' order (``config.slices``).
+        sim: the scenario's ``sim`` settings (``config.sim``); default isolated slicing.
 
     Returns:
         Records ``{"cell", "resourceType": "PRB_DL", "rRMPolicyMemberList": [{"sNSSAI"}],
@@ -152,27 +162,29 @@ def rrm_policy_ratio(
     Raises:
         ValueError: shapes that do not match, or a share outside [0, 1] or NaN.
     """
+    sim = sim or SimConfig()
+    action = sim.mapping
     x = np.asarray(x, dtype=np.float64)
     active = np.asarray(active, dtype=bool)
-    if x.ndim != 2 or x.shape != active.shape or x.shape[1] != len(slices):
+    shape = (*active.shape, 2) if action == "min_max" else active.shape
+    if active.ndim != 2 or x.shape != shape or active.shape[1] != len(slices):
         raise ValueError(
-            f"x has shape {x.shape}, active {active.shape}: both must be (n_cells, "
-            f"{len(slices)}), one column per slice type"
+            f"x has shape {x.shape}, active {active.shape}: expected x {shape} and active "
+            f"(n_cells, {len(slices)}), one column per slice type"
         )
     if not np.all((x >= 0) & (x <= 1)):
         raise ValueError("x: every share must lie in [0, 1] (no NaN)")
-    percent = np.floor(x * 100 + 1e-9).astype(int)
+    dedicated, minimum, maximum = (p.astype(int) for p in rrm_prbs(x, 100, action))
     records = []
     for cell, s in zip(*np.nonzero(active), strict=True):
-        ratio = int(percent[cell, s])
         records.append(
             {
                 "cell": int(cell),
                 "resourceType": "PRB_DL",
                 "rRMPolicyMemberList": [{"sNSSAI": snssai(slices[s])}],
-                "rRMPolicyDedicatedRatio": ratio,
-                "rRMPolicyMinRatio": ratio,
-                "rRMPolicyMaxRatio": ratio,
+                "rRMPolicyDedicatedRatio": int(dedicated[cell, s]),
+                "rRMPolicyMinRatio": int(minimum[cell, s]),
+                "rRMPolicyMaxRatio": int(maximum[cell, s]),
             }
         )
     return records

@@ -22,6 +22,7 @@ from slicesim.config import RRM_ACTIONS
 __all__ = [
     "FIXED",
     "SHARE_TOL",
+    "check_action_rows",
     "check_share_rows",
     "check_shares",
     "equal_split",
@@ -139,6 +140,55 @@ def check_share_rows(
     return arr, over
 
 
+def check_action_rows(
+    xs: object,
+    active: np.ndarray,
+    slice_ids: Sequence[int],
+    labels: Sequence[str],
+    mapping: str,
+    rescale: bool = False,
+    name: str = "x",
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`check_share_rows` for the actions of a mapping (``SimConfig.mapping``): one
+    share per (cell, slice), or under ``min_max`` (n_cells, n_slices, 2): the minimum, checked
+    as shares (a cell's minimums sum to at most 1), and the maximum, each in [0, 1]; a maximum
+    below its minimum is taken as the minimum (TS 28.541: minimum <= maximum).
+
+    Returns:
+        The actions to apply, (rows, n_cells, n_slices[, 2]), and the rescaled cells.
+
+    Raises:
+        ValueError: as :func:`check_share_rows`, naming the cell, slice id and part.
+    """
+    if mapping != "min_max":
+        return check_share_rows(xs, active, slice_ids, labels, rescale, name)
+    arr = np.asarray(xs)
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} is not an array of numbers: give ratios in [0, 1]")
+    if len(arr) != len(labels):
+        raise ValueError(f"{name} has {len(arr)} rows, expected {len(labels)}")
+    if arr.shape != (*active.shape, 2):
+        raise ValueError(
+            f"{name} has shape {arr.shape[1:]}, expected (n_cells, n_slices, 2) = "
+            f"{(*active.shape[1:], 2)} under sim.rrm_action = min_max (a minimum and a "
+            "maximum per slice)"
+        )
+    arr = arr.astype(np.float64)
+    bad = ~((arr[..., 1] >= 0.0) & (arr[..., 1] <= 1.0 + SHARE_TOL))
+    if bad.any():
+        k, c, s = (int(i) for i in np.argwhere(bad)[0])
+        label = f"{labels[k]}: " if labels[k] else ""
+        raise ValueError(
+            f"{label}{name} maximum[{c}, {s}] (cell {c}, slice id {slice_ids[s]}) is "
+            f"{arr[k, c, s, 1]:.6g}: allowed [0, 1]"
+        )
+    low, rescaled = check_share_rows(
+        arr[..., 0], active, slice_ids, labels, rescale, f"{name} minimum"
+    )
+    high = np.where(active, np.maximum(np.minimum(arr[..., 1], 1.0), low), 0.0)
+    return np.stack([low, high], axis=-1), rescaled
+
+
 def _first_bad_row(
     xs: object,
     active: np.ndarray,
@@ -230,13 +280,14 @@ def rrm_available(
 ) -> np.ndarray:
     """PRBs each slice of a cell can use in a scheduling interval under RRMPolicyRatio sharing.
 
-    The rule (3GPP TS 28.541 clause 4.3.36, RRMPolicyRatio; DESIGN section 4): a slice's
-    dedicated PRBs are its alone (idle when it does not need them); its minimum's PRBs go to it
-    first while it needs them, else to the others; the rest of the cell is shared among the
-    slices that need more, max-min fairly (equal parts, capped at each one's need), no slice
-    above its maximum. A slice's *available* PRBs are what it would get if it needed more than
-    it does, the others' needs as they are: a slice that needs fewer uses what it needs, a
-    slice that needs more uses all of it, and the cell's slices never use more than the cell.
+    The rule (3GPP TS 28.541 clause 4.3.36, RRMPolicyRatio, and clause 4.4.1; the docs' scope
+    page): a slice's dedicated PRBs are its alone (idle when it does not need them); its
+    minimum's PRBs go to it first while it needs them, else to the others; the rest of the cell
+    is shared among the slices that need more, max-min fairly (equal parts, capped at each
+    one's need), no slice above its maximum. A slice's *available* PRBs are what it would get
+    if it needed more than it does, the others' needs as they are: a slice that needs fewer
+    uses what it needs, a slice that needs more uses all of it, and the cell's slices never use
+    more than the cell.
 
     Args:
         demand: PRBs each slice needs in the interval, (..., n_slices) (its users' data over

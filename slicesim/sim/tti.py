@@ -64,10 +64,11 @@ class _Queues:
         )
         sim, n_prb = config.sim, config.radio.n_prb
         self.n_prb, self.n_slices = n_prb, first.n_slices
-        self.policy: tuple[np.ndarray, ...] | None = None
+        self.policy: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if sim.slicing == "rrm_policy":  # every (draw, copy, group)'s PRBs, in the order of gid
             per_group = rrm_prbs(xs, n_prb, sim.rrm_action)
-            self.policy = tuple(np.tile(p.reshape(-1), len(traffic)) for p in per_group)
+            ded, low, high = (np.tile(p.reshape(-1), len(traffic)) for p in per_group)
+            self.policy = (ded, low, high)
             budget = per_group[2].reshape(self.copies, self.n_groups)
         else:
             budget = prb_budgets(xs, n_prb).reshape(self.copies, self.n_groups)
@@ -134,8 +135,9 @@ class _Queues:
             prb_bits = self.bps[act] * tti_s
             demand = np.bincount(self.gid[act], self.queue[act] / prb_bits, minlength=n_groups)
             cells = (-1, self.n_slices)
+            dedicated, minimum, maximum = (p.reshape(cells) for p in self.policy)
             avail = rrm_available(
-                demand.reshape(cells), *(p.reshape(cells) for p in self.policy), self.n_prb
+                demand.reshape(cells), dedicated, minimum, maximum, self.n_prb
             ).reshape(-1)
             budget = avail[self.gid[act]]
             rate = np.maximum(budget * self.bps[act], 1.0) * tti_s

@@ -103,10 +103,12 @@ def test_replicas_in_one_pass_are_each_network_alone(n):
             np.testing.assert_array_equal(net.run_period(x).delay_ms, report.delay_ms)
 
 
+@pytest.mark.parametrize("share", [False, True], ids=["isolated", "rrm_policy"])
 @pytest.mark.parametrize("seed", range(4))
-def test_one_epoch_on_hard_inputs_is_the_same(seed):
+def test_one_epoch_on_hard_inputs_is_the_same(seed, share):
     """One epoch of synthetic users against :func:`epoch_step`: crowded groups with huge
-    backlogs (water-filling and capped busy shares everywhere), zero budgets, absent rows."""
+    backlogs (water-filling and capped busy shares everywhere), zero budgets, absent rows;
+    isolated budgets, or random RRMPolicyRatio policies (dedicated <= minimum <= maximum)."""
     from slicesim.sim.compiled.epoch import epoch, scratch_arrays
 
     world = Network(slicesim.load_scenario("small"), seed=1).world
@@ -129,7 +131,14 @@ def test_one_epoch_on_hard_inputs_is_the_same(seed):
         counts=counts,
         backlog=backlog,
     )
-    ref = epoch_step(world, users, budget)
+    policy = None
+    if share:  # minimums of a cell sum to at most its PRBs; ties of needs in the pool too
+        lo = rng.dirichlet(np.ones(world.n_slices), copies * world.n_cells).ravel()
+        minimum = np.floor(lo * rng.choice([0.3, 1.0], lo.shape) * world.n_prb)
+        dedicated = np.floor(minimum * rng.choice([0.0, 0.5, 1.0], lo.shape))
+        budget = np.maximum(minimum, np.floor(rng.choice([0.2, 0.6, 1.0], lo.shape) * 100))
+        policy = (dedicated, minimum, budget)
+    ref = epoch_step(world, users, budget, policy)
     assert (ref.used > 1 - 1e-9).sum() > 10  # many saturated groups: water-filling ran
     rows = np.flatnonzero(present)
     rows = rows[np.argsort(group[rows], kind="stable")]  # the compiled rows lie by group
@@ -137,11 +146,18 @@ def test_one_epoch_on_hard_inputs_is_the_same(seed):
     state, used = backlog.copy(), np.zeros((copies, groups))
     burst = world.burst_bits[slices]
     sim = world.sim
-    epoch(rows, len(rows), group, groups, budget.reshape(copies, groups), ref.prb_bps,
+    avail = np.zeros((copies, groups))
+    prbs = np.zeros((2, copies, groups)) if policy is None else np.stack(policy[:2])
+    epoch(rows, len(rows), group, groups, budget.reshape(copies, groups),
+          prbs.reshape(2, copies, groups), share, world.n_slices, float(world.n_prb), avail,
+          ref.prb_bps,
           ref.cqi.astype(float), burst * counts * present, burst,
           world.offered_bps[slices] * sim.buffer_s, state, sums, used, scratch_arrays(n, groups),
           0, sim.epoch_s, sim.buffer_s)  # fmt: skip
     np.testing.assert_array_equal(used.ravel(), ref.used)
+    np.testing.assert_array_equal(avail.ravel(), ref.budget)
+    if share:  # slices took idle PRBs beyond their minimums, and none beyond their maximums
+        assert (ref.budget > policy[1]).sum() > 10 and (ref.budget <= budget).all()
     np.testing.assert_array_equal(state[:, present], ref.backlog[:, present])
     for name, row in sum_rows(copies).items():
         want = np.broadcast_to(ref.values[name], sums[row].shape)

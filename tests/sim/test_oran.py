@@ -130,3 +130,26 @@ def test_rrm_policy_ratio_rejects_bad_shares():
         rrm_policy_ratio(np.full((2, 4), np.nan), active, slices)
     with pytest.raises(ValueError, match=r"share must lie in \[0, 1\]"):
         rrm_policy_ratio(np.full((2, 4), 1.5), active, slices)
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [("min", (0, 33, 100)), ("max", (0, 0, 33)), ("dedicated", (33, 33, 33))],
+)
+def test_rrm_policy_ratio_records_the_ratios_the_simulator_applies(action, expected):
+    config = load_scenario("paper", {"sim.slicing": "rrm_policy", "sim.rrm_action": action})
+    active = np.array([[True, True, False, True]])
+    x = np.where(active, 1 / 3, 0.0)
+    first = rrm_policy_ratio(x, active, config.slices, config.sim)[0]
+    got = tuple(first[f"rRMPolicy{k}Ratio"] for k in ("Dedicated", "Min", "Max"))
+    assert got == expected
+
+
+def test_rrm_policy_ratio_takes_a_minimum_and_a_maximum_under_min_max():
+    config = load_scenario("paper", {"sim.slicing": "rrm_policy", "sim.rrm_action": "min_max"})
+    active = np.ones((1, 4), dtype=bool)
+    x = np.stack([np.full((1, 4), 0.2), np.full((1, 4), 0.6)], axis=-1)
+    records = rrm_policy_ratio(x, active, config.slices, config.sim)
+    assert {(r["rRMPolicyMinRatio"], r["rRMPolicyMaxRatio"]) for r in records} == {(20, 60)}
+    with pytest.raises(ValueError, match=r"expected x \(1, 4, 2\)"):
+        rrm_policy_ratio(x[..., 0], active, config.slices, config.sim)
