@@ -100,3 +100,18 @@ def test_train_cli_trains_td3_on_min_max_actions(tmp_path, tiny_yaml):
     assert agent.model.action_space.shape == (8,)
     traj = run(make_env("small", MIN_MAX), agent, periods=2, progress=False, seed=3)
     assert traj.stacked("x_max").shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize("action", ["min", "max"])
+def test_one_share_agents_run_under_each_mapping_of_a_share(action):
+    from slicesim.experiments.registry import make_agent
+
+    config = {**MIN_MAX, "sim.rrm_action": action}
+    agents = {"equal": None, "traffic": None, "idla": {"train.epochs": 5},
+              "sim-oracle": {"draws": 3}}  # fmt: skip
+    for name, settings in agents.items():
+        traj = run(make_env("small", config), make_agent(name, settings), progress=False, seed=1)
+        x, active = traj.stacked("x"), traj.stacked("active")
+        assert len(traj) == 30 and not traj.pair, name
+        assert np.all(x.sum(axis=2) <= 1 + 1e-6) and np.all(x[~active] == 0), name
+        assert np.all(np.isfinite(traj.utility)), name

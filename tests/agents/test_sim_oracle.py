@@ -129,3 +129,28 @@ def test_estimator_oracle_never_starves_an_active_slice():
     x, active = traj.stacked("x")[20:], traj.stacked("active")[20:]
     assert (x[active] > 0).all()
     np.testing.assert_allclose(x.sum(axis=2), 1.0, atol=1e-6)
+
+
+def test_moved_changes_one_slice_and_keeps_each_cells_sum():
+    from agents.sim_oracle import moved
+
+    active = np.array([[True, True, False, True], [True, True, True, True]])
+    x = np.array([[0.5, 0.3, 0.0, 0.2], [0.25, 0.25, 0.25, 0.25]])
+    up = moved(x, active, 1, 0.2)
+    np.testing.assert_allclose(up.sum(axis=1), x.sum(axis=1))
+    np.testing.assert_allclose(up[:, 1], [0.5, 0.45])
+    np.testing.assert_allclose(up[0], [0.5 * 0.5 / 0.7, 0.5, 0.0, 0.2 * 0.5 / 0.7])
+    down = moved(x, active, 3, -0.5)
+    assert (down[:, 3] == 0).all() and (down >= 0).all() and not down[0, 2]
+
+
+def test_sim_oracle_under_sharing_is_never_below_equal_shares_on_its_draws(tmp_path):
+    """Under RRMPolicyRatio sharing the sweep runs isolated, candidates are scored under sharing
+    and the local search only keeps what its replays find better: never below equal shares."""
+    config = {**busy_paper(tmp_path, periods=3, window_s=5.0), "sim.slicing": "rrm_policy"}
+    oracle = SimOracleHindsightAgent()
+    chosen = run(make_env("paper", config), oracle, progress=False, seed=0)
+    equal = run(make_env("paper", config), EqualAgent(), progress=False, seed=0)
+    assert (chosen.utility >= equal.utility - 1e-9).all()
+    assert oracle._sweeper is not None and oracle._sweeper.config.sim.slicing == "isolated"
+    assert not np.allclose(chosen.stacked("x"), equal.stacked("x"))  # it searched and moved
