@@ -52,7 +52,6 @@ from slicesim.typed_config import ConfigError, Validated, choice, num
 __all__ = [
     "SEARCHES",
     "SHARED_MOVES",
-    "SHARED_ROUNDS",
     "SimOracleAgent",
     "SimOracleConfig",
     "SimOracleHindsightAgent",
@@ -83,6 +82,10 @@ class SimOracleConfig(Validated):
             are then 1 too; compiled engine, :meth:`slicesim.Network.replay_levels`) or ``full``
             (every level of every group replayed). Both give the same value tables and
             decisions.
+        local_rounds: under RRMPolicyRatio sharing (``sim.slicing: rrm_policy``), the local
+            search's rounds at most (:meth:`SimOracleAgent._local_search`; 0: none).
+        local_step: its step: each round tries every slice's share changed by
+            :data:`SHARED_MOVES` steps.
     """
 
     draws: int = num(1, 10**4, ORACLE_DRAWS)
@@ -91,6 +94,8 @@ class SimOracleConfig(Validated):
     rounds: int = num(1, 100, 1)
     seed: int = num(0, 2**32 - 1, 0)
     search: str = choice("exact", *SEARCHES)
+    local_rounds: int = num(0, 100, 4)
+    local_step: float = num(0, 0.5, 0.1, lo_open=True)
 
     def _check(self) -> None:
         try:
@@ -99,10 +104,9 @@ class SimOracleConfig(Validated):
             raise ConfigError(str(err)) from None
 
 
-SHARED_MOVES = (-0.2, -0.1, 0.1, 0.2)
-"""Under RRMPolicyRatio sharing, the changes of one slice's share the local search tries."""
-SHARED_ROUNDS = 4
-"""Under RRMPolicyRatio sharing, the local search's rounds at most."""
+SHARED_MOVES = (-2, -1, 1, 2)
+"""Under RRMPolicyRatio sharing, the changes of one slice's share the local search tries, in
+steps of :attr:`SimOracleConfig.local_step`."""
 
 
 def moved(x: np.ndarray, active: np.ndarray, s: int, delta: float) -> np.ndarray:
@@ -268,12 +272,15 @@ class SimOracleAgent(Agent):
         u: float,
     ) -> tuple[np.ndarray, float]:
         """Under sharing: from ``x`` (mean utility ``u``), moves of one slice's share by each of
-        :data:`SHARED_MOVES` in every cell at once (the others scaled to keep the cell's sum), all
-        replayed in one pass; every cell takes the move that served it best, and the combination
-        is kept if its own replay beats ``u``. Up to ``SHARED_ROUNDS`` rounds."""
-        for _ in range(SHARED_ROUNDS):
+        :data:`SHARED_MOVES` steps in every cell at once (the others scaled to keep the cell's
+        sum), all replayed in one pass; every cell takes the move that served it best, and the
+        combination is kept if its own replay beats ``u``. Up to ``local_rounds`` rounds."""
+        step = self.config.local_step
+        for _ in range(self.config.local_rounds):
             cols = np.flatnonzero(active.any(axis=0))
-            moves = np.stack([moved(x, active, int(s), d) for s in cols for d in SHARED_MOVES])
+            moves = np.stack(
+                [moved(x, active, int(s), d * step) for s in cols for d in SHARED_MOVES]
+            )
             replay = net.replay(np.concatenate([x[None], moves]), states=states, offered=offered)
             per_cell = np.log1p(replay.r).sum(axis=3).mean(axis=0)  # (copies, cells)
             best = np.argmax(per_cell, axis=0)  # the base (copy 0) on a tie

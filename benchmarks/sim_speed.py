@@ -1,12 +1,13 @@
 """Simulator speed on each engine, and window-length stability.
 
-Usage: python benchmarks/sim_speed.py [--runs 5] [--periods 100]
+Usage: python benchmarks/sim_speed.py [--runs 5] [--periods 100] [--only speed|sharing|window]
 
 Reports ``Network.run_period`` periods per second (wall) and per CPU-second for the ``paper``
 scenario and for 7- and 19-site hexagonal layouts (same load per cell, equal shares) on the
 reference engine (SimPy + numpy) and the compiled engine (the default), the median of several
 interleaved runs, the compiled engine's speed-up, the cost per cell relative to ``paper``
-measured in the same run, and how much the network-average KPIs of a day change when the
+measured in the same run, what RRMPolicyRatio sharing (``sim.slicing: rrm_policy``) costs on
+each engine against isolated slicing, and how much the network-average KPIs of a day change when the
 simulated window per period doubles.
 """
 
@@ -62,6 +63,22 @@ def speed(runs: int, periods: int) -> dict[tuple[str, str], tuple[float, float, 
     }
 
 
+def sharing_cost(runs: int, periods: int) -> dict[tuple[str, str], float]:
+    """Per (engine, slicing): median periods/s of ``paper`` (interleaved runs)."""
+    configs = {
+        (engine, slicing): slicesim.load_scenario(
+            "paper", {"sim.engine": engine, "sim.slicing": slicing}
+        )
+        for engine in ENGINES
+        for slicing in ("isolated", "rrm_policy")
+    }
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in configs}
+    for run in range(runs):
+        for key, config in configs.items():
+            samples[key].append(periods_per_second(config, periods, seed=run)[0])
+    return {key: statistics.median(v) for key, v in samples.items()}
+
+
 def day_means(window_s: float, seed: int, periods: int) -> dict[str, float]:
     config = slicesim.load_scenario("paper", {"sim.window_s": window_s})
     net = slicesim.Network(config, seed=seed)
@@ -81,13 +98,29 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--periods", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--only", choices=("speed", "sharing", "window"), default=None)
     args = parser.parse_args()
+    if args.only in (None, "sharing"):
+        print(f"## Sharing (paper, median of {args.runs} runs x {args.periods} periods)")
+        print("| engine | isolated periods/s | rrm_policy periods/s | rrm_policy / isolated |")
+        print("|---|---:|---:|---:|")
+        cost = sharing_cost(args.runs, args.periods)
+        for engine in ENGINES:
+            iso, shared = cost[(engine, "isolated")], cost[(engine, "rrm_policy")]
+            print(f"| {engine} | {iso:.0f} | {shared:.0f} | {shared / iso:.2f} |")
+    if args.only in (None, "speed"):
+        speed_table(args.runs, args.periods)
+    if args.only in (None, "window"):
+        window_table(args.seeds)
 
-    print(f"## Speed (median of {args.runs} interleaved runs x {args.periods} periods)")
+
+def speed_table(runs: int, periods: int) -> None:
+    """The engines' speed on the three layouts, as Markdown."""
+    print(f"\n## Speed (median of {runs} interleaved runs x {periods} periods)")
     print("| layout | engine | periods/s | periods per CPU-s | ms/period | ms per cell-period "
           "| cost per cell vs paper | compiled / reference |")  # fmt: skip
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    results = speed(args.runs, args.periods)
+    results = speed(runs, periods)
     for engine in ENGINES:
         base = 1e3 / results[("paper (4 sites, 12 cells)", engine)][0] / 12
         for name in LAYOUTS:
@@ -97,13 +130,16 @@ def main() -> None:
             print(f"| {name} | {engine} | {pps:.0f} | {cpu:.0f} | {1e3 / pps:.2f} "
                   f"| {per_cell:.3f} | {per_cell / base:.2f} | {gain:.1f}x |")  # fmt: skip
 
+
+def window_table(seeds: int) -> None:
+    """How much the network's day means move when the window doubles, as Markdown."""
     window = slicesim.load_scenario("paper").sim.window_s
     print(f"\n## KPI change when the window doubles ({window:g} s -> {2 * window:g} s)")
-    print(f"network means over one day (96 periods, equal shares), {args.seeds} seeds")
+    print(f"network means over one day (96 periods, equal shares), {seeds} seeds")
     print("| KPI | window | 2 x window | change |")
     print("|---|---|---|---|")
-    one = [day_means(window, s, 96) for s in range(args.seeds)]
-    two = [day_means(2 * window, s, 96) for s in range(args.seeds)]
+    one = [day_means(window, s, 96) for s in range(seeds)]
+    two = [day_means(2 * window, s, 96) for s in range(seeds)]
     for k in one[0]:
         a = float(np.mean([d[k] for d in one]))
         b = float(np.mean([d[k] for d in two]))
