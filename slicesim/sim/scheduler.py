@@ -292,8 +292,9 @@ def rrm_available(
     Args:
         demand: PRBs each slice needs in the interval, (..., n_slices) (its users' data over
             their bit/s per PRB and the interval).
-        dedicated, minimum, maximum: the policy's PRBs (:func:`rrm_prbs`), same shape,
-            dedicated <= minimum <= maximum.
+        dedicated: the policy's dedicated PRBs (:func:`rrm_prbs`), same shape.
+        minimum: its minimum PRBs, dedicated <= minimum.
+        maximum: its maximum PRBs, minimum <= maximum.
         n_prb: PRBs of a cell.
 
     Returns:
