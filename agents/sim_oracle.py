@@ -275,18 +275,16 @@ class SimOracleAgent(Agent):
         :data:`SHARED_MOVES` steps in every cell at once (the others scaled to keep the cell's
         sum), all replayed in one pass; every cell takes the move that served it best, and the
         combination is kept if its own replay beats ``u``. Up to ``local_rounds`` rounds."""
-        step = self.config.local_step
+        steps = [d * self.config.local_step for d in SHARED_MOVES]
+        cols = [int(s) for s in np.flatnonzero(active.any(axis=0))]
         for _ in range(self.config.local_rounds):
-            cols = np.flatnonzero(active.any(axis=0))
-            moves = np.stack(
-                [moved(x, active, int(s), d * step) for s in cols for d in SHARED_MOVES]
-            )
-            replay = net.replay(np.concatenate([x[None], moves]), states=states, offered=offered)
+            copies = np.stack([x, *(moved(x, active, s, d) for s in cols for d in steps)])
+            replay = net.replay(copies, states=states, offered=offered)
             per_cell = np.log1p(replay.r).sum(axis=3).mean(axis=0)  # (copies, cells)
             best = np.argmax(per_cell, axis=0)  # the base (copy 0) on a tie
             if not best.any():
                 break
-            candidate = np.concatenate([x[None], moves])[best, np.arange(net.n_cells)]
+            candidate = copies[best, np.arange(net.n_cells)]
             got = float(net.replay(candidate[None], states=states, offered=offered).utility.mean())
             if got <= u:
                 break

@@ -22,7 +22,7 @@ from slicesim.sim.kpi import KPI_FIELDS, PeriodReport, PeriodReports, qos
 from slicesim.sim.kpi_model import KpiModel
 from slicesim.sim.layout import Layout
 from slicesim.sim.link import LinkModel
-from slicesim.sim.scheduler import check_action_rows, check_shares
+from slicesim.sim.scheduler import check_action_rows
 from slicesim.sim.traffic import TrafficMasks
 from slicesim.sim.window import (
     PeriodInputs,
@@ -192,8 +192,9 @@ class Network:
         Entries of inactive slices are ignored. Rows must sum to at most 1.
 
         Raises:
-            ValueError: from :func:`~slicesim.sim.scheduler.check_shares` (wrong shape, NaN/inf,
-                negative or > 1 entries, a cell summing above 1), naming cell and slice.
+            ValueError: from :func:`~slicesim.sim.scheduler.check_action_rows` (wrong shape,
+                NaN/inf, negative or > 1 entries, a cell summing above 1), naming cell and
+                slice.
         """
         return run_periods([self], [x])[0]
 
@@ -201,10 +202,9 @@ class Network:
         """The coming period's window inputs for shares ``x`` (checked here unless
         ``checked``)."""
         active = self.active_mask()
-        if not checked and self.config.sim.action_shape:
-            x = check_action_rows([x], active[None], self.config.slice_ids, [""], "min_max")[0][0]
-        elif not checked:
-            x, _ = check_shares(x, active, self.config.slice_ids)
+        if not checked:
+            ids, mapping = self.config.slice_ids, self.config.sim.mapping
+            x = check_action_rows([x], active[None], ids, [""], mapping)[0][0]
         return self._inputs(active, np.asarray(x, dtype=float)[None], self._cell_util[None])
 
     def _inputs(

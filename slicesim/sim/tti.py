@@ -40,7 +40,7 @@ import numpy as np
 from slicesim.config import ScenarioConfig
 from slicesim.sim.capture import Traffic
 from slicesim.sim.kpi import KPI_FIELDS
-from slicesim.sim.scheduler import prb_budgets, processor_share, rrm_available, rrm_prbs
+from slicesim.sim.scheduler import processor_share, rrm_available, rrm_prbs
 
 __all__ = ["simulate_tti"]
 
@@ -64,14 +64,12 @@ class _Queues:
         )
         sim, n_prb = config.sim, config.radio.n_prb
         self.n_prb, self.n_slices = n_prb, first.n_slices
+        per_group = rrm_prbs(xs, n_prb, sim.mapping)  # isolated: the budgets, three times
         self.policy: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if sim.slicing == "rrm_policy":  # every (draw, copy, group)'s PRBs, in the order of gid
-            per_group = rrm_prbs(xs, n_prb, sim.rrm_action)
             ded, low, high = (np.tile(p.reshape(-1), len(traffic)) for p in per_group)
             self.policy = (ded, low, high)
-            budget = per_group[2].reshape(self.copies, self.n_groups)
-        else:
-            budget = prb_budgets(xs, n_prb).reshape(self.copies, self.n_groups)
+        budget = per_group[2].reshape(self.copies, self.n_groups)
         self.budget = budget[copy, np.tile(group, self.copies)]
         self.prb_bps = np.concatenate([t.prb_bps for t in traffic], axis=1)
         self.bps = np.zeros(len(self.gid))  # bit/s per PRB of the epoch, per user-copy

@@ -20,7 +20,7 @@ from slicesim.sim.engines import resolve
 from slicesim.sim.kpi_model import KPI_MODELS, KpiModel
 from slicesim.sim.layout import Layout, make_layout
 from slicesim.sim.link import LINK_MODELS, LinkModel
-from slicesim.sim.scheduler import prb_budgets, rrm_prbs
+from slicesim.sim.scheduler import rrm_prbs
 from slicesim.sim.traffic import PoissonTable, cell_weights
 
 __all__ = ["World"]
@@ -149,15 +149,11 @@ class World:
         return self.n_cells * self.n_slices
 
     def slice_prbs(self, xs: np.ndarray) -> np.ndarray:
-        """The PRBs of shares ``xs`` (draws, copies, n_cells, n_slices) under ``sim.slicing``:
-        dedicated, minimum and maximum, (3, draws, copies, n_groups). Isolated slicing's budgets
-        (:func:`~slicesim.sim.scheduler.prb_budgets`) are all three; under ``rrm_policy`` they
-        follow ``sim.rrm_action`` (:func:`~slicesim.sim.scheduler.rrm_prbs`)."""
+        """The PRBs of shares ``xs`` (draws, copies, n_cells, n_slices[, 2]) under
+        ``sim.mapping`` (:func:`~slicesim.sim.scheduler.rrm_prbs`): dedicated, minimum and
+        maximum, (3, draws, copies, n_groups). Isolated slicing's budgets are all three."""
         shape = (*xs.shape[:2], self.n_groups)
-        if self.sim.slicing == "isolated":
-            return np.broadcast_to(prb_budgets(xs, self.n_prb).reshape(shape), (3, *shape))
-        prbs = rrm_prbs(xs, self.n_prb, self.sim.rrm_action)
-        return np.stack([p.reshape(shape) for p in prbs])
+        return np.stack([p.reshape(shape) for p in rrm_prbs(xs, self.n_prb, self.sim.mapping)])
 
     def sample_drops(
         self, n: int, rng: np.random.Generator

@@ -82,13 +82,6 @@ def test_one_share_agents_run_with_their_share_as_the_minimum(tmp_path):
     np.testing.assert_array_equal(back.stacked("x_max"), traj.stacked("x_max"))
 
 
-@pytest.fixture
-def tiny_yaml(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text("net_arch: [32, 32]\nbatch_size: 32\nlearning_starts: 36\ngradient_steps: 1\n")
-    return str(path)
-
-
 def test_train_cli_trains_td3_on_min_max_actions(tmp_path, tiny_yaml):
     out = tmp_path / "td3"
     args = ["train", "td3", "--scenario", "small", "--quiet", "--out", str(out),

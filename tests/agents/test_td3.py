@@ -105,13 +105,6 @@ def test_same_seed_same_actions_and_rewards():
     assert not np.array_equal(actions_a, actions_c)
 
 
-@pytest.fixture
-def tiny_yaml(tmp_path):
-    path = tmp_path / "tiny.yaml"
-    path.write_text("net_arch: [32, 32]\nbatch_size: 64\nlearning_starts: 60\ngradient_steps: 1\n")
-    return str(path)
-
-
 def test_train_cli_resumes_from_its_checkpoint_and_the_result_runs(tmp_path, tiny_yaml):
     out = tmp_path / "td3"
     common = [*TRAIN, "--out", str(out), "--config", tiny_yaml]
