@@ -45,6 +45,12 @@ Hence ``idla``:
    of items 1-5 read the slope of a newly added slice wrong and closed 0.39-0.56 of the gap to the
    converged simulator oracle after slice 3 joined; this one closes 0.7 on a case it was never
    tuned on (``benchmarks/RESULTS.md``, *How idla's estimator was chosen*).
+7. **Doubt measured from the hold** (``online.baseline = "hold"``): after a slice-set change the
+   new set's data lie at the hold's equal shares, so the lower bound is taken on the
+   improvement over them (the std of the members' differences to their values at equal
+   shares, :class:`agents.idla.ensemble.Baseline`), not on the absolute utility, which doubted
+   equal shares themselves and made the estimator predict 2.6x the gain it realised. Before any
+   change the absolute bound decides (H0's random shares cover the cell).
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from agents.base import Agent, SlicingSpec
 from agents.idla.config import ESTIMATOR, ExploreConfig, IDLAConfig, OnlineConfig
 from agents.idla.dataset import SampleBuffer, augment, context, peak_rate_mbps
 from agents.idla.ensemble import (
+    Baseline,
     EnsembleConfig,
     EnsembleEstimator,
     Estimator,
@@ -141,6 +148,8 @@ class IDLAAgent(Agent):
         self.schedule.reset(spec, trained=self.model is not None)
         self.last_refresh = 0
         self.safe_until = -1
+        self.held = False
+        """A safe hold has run since the episode began (the hold baseline applies)."""
         self.last: tuple[np.ndarray, np.ndarray] | None = None
         """The last decision's shares and slice set (where the next search starts)."""
         self.decision: Decision | None = None
@@ -174,6 +183,7 @@ class IDLAAgent(Agent):
             hold = self.safe_periods(period)
             if hold > 0:
                 self.safe_until = period + hold
+                self.held = True
         if period < self.safe_until:
             self.last = (equal_split(active), active)
             return self.last[0]
@@ -366,7 +376,9 @@ class IDLAAgent(Agent):
         decision = self._last_decision()
         active = decision.active.numpy()
         shares = np.asarray(x, dtype=np.float64)[active][:, None]
-        model = self.estimator
+        model = self.objective(active)
+        if kind == "mean" and isinstance(model, Baseline):
+            model = model.model
         if kind == "mean" and isinstance(model, EnsembleEstimator):
             out = np.zeros(active.shape)
             rows = torch.from_numpy(shares.astype(np.float32))
@@ -378,8 +390,22 @@ class IDLAAgent(Agent):
     def unbounded(self) -> np.ndarray:
         """The last decision taken again without the trust region (a diagnosis' tool)."""
         decision = self._last_decision()
-        x = solve(self.estimator, decision.z, decision.active, decision.x0.clamp(0.0, 1.0))
+        model = self.objective(decision.active.numpy())
+        x = solve(model, decision.z, decision.active, decision.x0.clamp(0.0, 1.0))
         return x.numpy().astype(float)
+
+    def objective(self, active: np.ndarray) -> torch.nn.Module:
+        """What the search maximises for the slice set ``active``: the estimator, or its doubt
+        about the improvement over equal shares (:class:`agents.idla.ensemble.Baseline`) where
+        ``online.baseline`` says so (``hold``: after a safe hold; ``equal``: always)."""
+        model = self.estimator
+        baseline = "none" if self.online is None else self.online.baseline
+        if baseline == "none" or (baseline == "hold" and not self.held):
+            return model
+        if not isinstance(model, EnsembleEstimator) or model.config.members == 1:
+            return model
+        active = np.asarray(active, dtype=bool)
+        return Baseline(model, torch.from_numpy(equal_split(active)[active]))
 
     def _last_decision(self) -> Decision:
         if self.decision is None:
@@ -395,7 +421,8 @@ class IDLAAgent(Agent):
         if trust is not None:
             equal = torch.from_numpy(equal_split(active.numpy()))
             lower, upper = (equal - trust).clamp(min=0.0), (equal + trust).clamp(max=1.0)
-        return solve(self.estimator, z, active, x0.clamp(0.0, 1.0), lower=lower, upper=upper)
+        model = self.objective(active.numpy())
+        return solve(model, z, active, x0.clamp(0.0, 1.0), lower=lower, upper=upper)
 
 
 class IDLAPaperAgent(IDLAAgent):

@@ -49,6 +49,7 @@ from slicesim.typed_config import ConfigError, Validated, choice, num
 
 __all__ = [
     "HEADS",
+    "Baseline",
     "EnsembleConfig",
     "EnsembleEstimator",
     "Estimator",
@@ -219,13 +220,17 @@ class EnsembleEstimator(nn.Module):
 
     # ------------------------------------------------------------------ the estimator
 
-    def stats(self, g: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def stats(self, g: Tensor, base: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The objective ``mean - pessimism * std`` (at least 0), the mean and the std of the
-        members' values ``g`` (axis 0); the std is 0 for one member."""
+        members' values ``g`` (axis 0); the std is 0 for one member.
+
+        With ``base`` (the members' values at baseline shares, broadcast against ``g``) the std
+        is that of the members' differences ``g - base``: doubt about the improvement over the
+        baseline, none at the baseline itself (:class:`Baseline`)."""
         mean = g.mean(dim=0)
         if g.shape[0] == 1:
             return mean, mean, torch.zeros_like(mean)
-        std = g.std(dim=0)
+        std = (g if base is None else g - base).std(dim=0)
         if self.config.pessimism == 0:
             return mean, mean, std
         return (mean - self.config.pessimism * std).clamp(min=0.0), mean, std
@@ -243,15 +248,23 @@ class EnsembleEstimator(nn.Module):
         return self.grid_stats(z, x, chunk_rows)[0]
 
     def grid_stats(
-        self, z: Tensor, x: Tensor, chunk_rows: int = CHUNK_ROWS
+        self, z: Tensor, x: Tensor, chunk_rows: int = CHUNK_ROWS, base: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """The objective, the members' mean and their std, in log(1 + r) units: ``(A, V)``."""
+        """The objective, the members' mean and their std, in log(1 + r) units: ``(A, V)``;
+        ``base`` ``(A,)``: baseline shares of the rows (:meth:`stats`)."""
         n_rows, n_values = x.shape
+        if base is not None and tuple(base.shape) != (n_rows,):
+            raise ValueError(f"base must have shape ({n_rows},), got {tuple(base.shape)}")
         out = torch.empty((3, n_rows, n_values))
-        per_call = max(1, chunk_rows // max(n_values * self.config.members, 1))
+        width = n_values + (base is not None)
+        per_call = max(1, chunk_rows // max(width * self.config.members, 1))
         for a in range(0, n_rows, per_call):
-            g = self.members(x[a : a + per_call], z[a : a + per_call])
-            out[:, a : a + per_call] = torch.stack(self.stats(g))
+            rows = slice(a, a + per_call)
+            if base is None:
+                out[:, rows] = torch.stack(self.stats(self.members(x[rows], z[rows])))
+                continue
+            g = self.members(torch.cat([x[rows], base[rows, None]], dim=1), z[rows])
+            out[:, rows] = torch.stack(self.stats(g[..., :-1], g[..., -1:]))
         return out[0] * _LOG2, out[1] * _LOG2, out[2] * _LOG2
 
     # ------------------------------------------------------------------ files
@@ -271,6 +284,38 @@ class EnsembleEstimator(nn.Module):
         }
         with atomic_write(path, "wb") as fh:
             torch.save(payload, fh)
+
+
+class Baseline(nn.Module):
+    """An ensemble deciding on its doubt about the improvement over baseline shares.
+
+    The objective is ``mean - pessimism * std`` as the ensemble's, but the std is that of the
+    members' differences to their values at the baseline shares of the same rows: no doubt at
+    the baseline itself, and doubt that grows with what the members disagree on about a move
+    away from it (a safe improvement over a baseline policy, as in SPIBB, Laroche et al. 2019).
+    ``idla`` decides on it after a slice-set change, with the equal shares it held while it
+    learnt the new set as the baseline (:class:`agents.idla.config.OnlineConfig`).
+
+    Args:
+        model: the ensemble.
+        shares: the baseline share of each row the searches pass, ``(A,)``: the active (cell,
+            slice) pairs in row-major order (:func:`agents.idla.values.value_table`).
+    """
+
+    def __init__(self, model: EnsembleEstimator, shares: Tensor) -> None:
+        super().__init__()
+        self.model, self.shares = model, shares.float()
+        self.eval()
+
+    def grid_stats(
+        self, z: Tensor, x: Tensor, chunk_rows: int = CHUNK_ROWS
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`EnsembleEstimator.grid_stats` against the baseline shares."""
+        return self.model.grid_stats(z, x, chunk_rows, base=self.shares)
+
+    def grid_log_values(self, z: Tensor, x: Tensor, chunk_rows: int = CHUNK_ROWS) -> Tensor:
+        """The objective in log(1 + r) units (what every IDLA search reads)."""
+        return self.grid_stats(z, x, chunk_rows)[0]
 
 
 Estimator = QosEstimator | EnsembleEstimator

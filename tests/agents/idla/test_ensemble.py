@@ -14,6 +14,7 @@ from agents.idla import solve
 from agents.idla.config import ExploreConfig, OnlineConfig
 from agents.idla.dataset import augment, context, peak_rate_mbps
 from agents.idla.ensemble import (
+    Baseline,
     EnsembleConfig,
     EnsembleEstimator,
     Headroom,
@@ -68,6 +69,56 @@ def test_the_objective_is_the_mean_less_pessimism_times_the_spread():
     rows = torch.cat([x[:, :1], z], dim=1)
     with torch.no_grad():
         torch.testing.assert_close(torch.log1p(pessimistic(rows)), objective[:, 0])
+
+
+def test_doubt_about_an_improvement_is_zero_at_the_baseline_only():
+    z = _contexts(8, 4)
+    config = EnsembleConfig(members=5, head="monotone", load=True, pessimism=1.0)
+    model = EnsembleEstimator(1 + W, config, HEADROOM, seed=5)
+    base = torch.full((8,), 0.25)
+    x = torch.linspace(0.0, 1.0, 21).expand(8, 21)
+    with torch.no_grad():
+        objective, mean, std = Baseline(model, base).grid_stats(z, x)
+        absolute, mean_abs, _ = model.grid_stats(z, x)
+        g = model.members(x, z)
+        g0 = model.members(base[:, None], z)
+    torch.testing.assert_close(mean, mean_abs)  # the estimate is the ensemble's
+    torch.testing.assert_close(std, (g - g0).std(0) * np.log(2.0))
+    torch.testing.assert_close(objective, (mean - std).clamp(min=0))
+    at_base = 5  # x = 0.25
+    torch.testing.assert_close(std[:, at_base], torch.zeros(8), atol=1e-6, rtol=0)
+    torch.testing.assert_close(objective[:, at_base], mean[:, at_base])
+    assert (objective[:, at_base] >= absolute[:, at_base]).all()  # no doubt about staying put
+    assert (std[:, [0, 20]] > 0).all()  # a move away from it is doubted
+    with pytest.raises(ValueError, match=r"base must have shape \(8,\)"):
+        model.grid_stats(z, x, base=torch.zeros(7))
+
+
+def test_idla_doubts_moves_from_the_hold_only_after_a_slice_change():
+    agent = IDLAAgent(
+        collect_periods=20,
+        train=TrainConfig(target="utility", epochs=3),
+        online=OnlineConfig(refresh_every=5, refresh_epochs=2, safe_hours=1.0, baseline="hold"),
+        ensemble=EnsembleConfig(members=3, head="monotone", load=True, pessimism=1.0),
+    )
+    env = make_env("small", TIMELINE)
+    seen = []
+    objective = agent.objective
+
+    def spy(active):
+        model = objective(active)
+        seen.append((agent.schedule.period, isinstance(model, Baseline)))
+        return model
+
+    agent.objective = spy
+    trajectory = run(env, agent, progress=False, seed=2)
+    before = [b for t, b in seen if t < 32]
+    after = [b for t, b in seen if t >= 32]
+    assert before and not any(before)  # H1: the absolute lower bound
+    assert after and all(after)  # after slice 3 joined and the hold: against equal shares
+    x, active = trajectory.stacked("x")[20:], trajectory.stacked("active")[20:]
+    np.testing.assert_allclose(x.sum(axis=2), 1.0, atol=1e-6)
+    assert (x[~active] == 0).all()
 
 
 def test_fit_members_learns_a_saturating_curve_and_repeats_itself():
@@ -134,6 +185,10 @@ def test_config_errors_name_the_field():
         EnsembleConfig(members=0)
     with pytest.raises(ConfigError, match=r"train\.target = 'r' must be 'utility'"):
         IDLAAgent(ensemble=EnsembleConfig(members=3), train=TrainConfig(target="r"))
+    with pytest.raises(
+        ConfigError, match=r"baseline = 'hld' is unknown: allowed \['equal', 'hold', 'none'\]"
+    ):
+        OnlineConfig(baseline="hld")
 
 
 def test_an_exploring_ensemble_agent_repeats_itself_and_keeps_its_cells_whole():
