@@ -16,7 +16,10 @@ own run's state), else from a sim-oracle deciding on the live state (K = ``--dra
 
 Per phase it reports: the predicted and realised gain over equal shares of the agent's shares,
 its unconstrained choice and the oracle's; how often the estimator ranks the oracle's shares at
-least as high as the agent's own (by its decision objective and, for an ensemble, by the mean);
+least as high as the agent's own (by its decision objective and, for an ensemble, by the mean;
+and, for an estimator with a load input, by the mean *told* the traffic the period itself was
+offered - the sim-oracle knows the coming period's traffic level, the agent only the last
+period's: how much of the ranking is that information);
 the ranking error per slice; whether it fades as the new slice set's data arrive; how far the
 oracle's shares lie from equal shares (what a trust region bounds).
 """
@@ -24,6 +27,7 @@ oracle's shares lie from equal shares (what a trust region bounds).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -35,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.idla.dataset import peak_rate_mbps
 from agents.sim_oracle import SimOracleAgent
 from slicesim import Network
 from slicesim.config import load_scenario
@@ -67,6 +72,7 @@ class Period:
     predicted: np.ndarray  # (4, C, S): the decision objective
     mean: np.ndarray  # (4, C, S): the estimator's mean (= predicted for one estimator)
     realised: np.ndarray  # (4, C, S)
+    told: np.ndarray | None = None  # (4, C, S): the mean told the period's offered traffic
 
 
 def oracle_shares(bench: Path | None, seed: int, scenario: str, overrides: dict[str, Any]) -> Any:
@@ -88,6 +94,26 @@ def estimates(agent: Any, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if "mean" not in getattr(agent, "estimate_kinds", ()):
         return objective, objective
     return objective, np.stack([agent.estimate(x, kind="mean") for x in shares])
+
+
+def told_estimates(agent: Any, spec: SlicingSpec, shares: np.ndarray, offered: Any) -> Any:
+    """The agent's mean estimate of each candidate had its load input been the traffic the
+    period itself was offered (what the sim-oracle knows: the coming period's level), not the
+    last period's; None for an estimator without a load input."""
+    ensemble = getattr(getattr(agent, "config", None), "ensemble", None)
+    if ensemble is None or not ensemble.load or agent.decision is None:
+        return None
+    saved = agent.decision
+    z = saved.z.clone()
+    column = np.asarray(offered, dtype=np.float64) / peak_rate_mbps(spec.config)
+    z[..., 2 * spec.history] = torch.from_numpy(
+        (column * (z[..., -2].numpy() > 0)).astype(np.float32)
+    )
+    agent.decision = dataclasses.replace(saved, z=z)
+    try:
+        return estimates(agent, shares)[1]
+    finally:
+        agent.decision = saved
 
 
 def diagnose(
@@ -137,6 +163,9 @@ def diagnose(
             phase = str(info["phase_next"])
             out.append(Period(t, phase, t - changed_at, active, shares, objective, mean, realised))
         next_obs, reward, _, _, next_info = env.step(action)
+        if out and out[-1].period == t:  # the live period ran on the replays' draw
+            offered = next_info["kpi"]["demand_mbps"]
+            out[-1].told = told_estimates(agent, spec, out[-1].shares, offered)
         agent.observe(obs, action, reward, next_obs, next_info)
         obs, info = next_obs, next_info
     return out
@@ -188,6 +217,7 @@ def _phase_numbers(periods: list[Period], slice_ids: tuple[int, ...]) -> dict[st
         "oracle: realised gain": float((tr[:, orc] - tr[:, eq]).mean()),
         "ranks oracle >= own (objective)": float((tp[:, orc] >= tp[:, own] - 1e-6).mean()),
         "ranks oracle >= own (mean)": float((tm[:, orc] >= tm[:, own] - 1e-6).mean()),
+        "oracle - own: mean": float((tm[:, orc] - tm[:, own]).mean()),
         "oracle - own: predicted": float((tp[:, orc] - tp[:, own]).mean()),
         "oracle - own: realised": float((tr[:, orc] - tr[:, own]).mean()),
         "ranking error": float(ranking_error.mean()),
@@ -197,6 +227,11 @@ def _phase_numbers(periods: list[Period], slice_ids: tuple[int, ...]) -> dict[st
         "mean distance from equal: own": dist(own),
         "mean distance from equal: oracle": dist(orc),
     }
+    if all(p.told is not None for p in periods):
+        tt = total(np.stack([p.told for p in periods]))
+        told_ranks = tt[:, orc] >= tt[:, own] - 1e-6
+        numbers["told: ranks oracle >= own (mean)"] = float(told_ranks.mean())
+        numbers["told: oracle - own (mean)"] = float((tt[:, orc] - tt[:, own]).mean())
     pred_s, real_s = per_slice(pred), per_slice(real)
     gain = lambda a: (a[:, own] - a[:, eq]).sum(axis=1).mean(axis=0)  # noqa: E731  (S,)
     cells = np.maximum(active.sum(axis=1), 1)  # (T, S)

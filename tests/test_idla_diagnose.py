@@ -43,5 +43,9 @@ def test_the_replayed_own_shares_are_the_period_the_agent_lived():
         # by its estimator: unconstrained >= its own (in the trust region) >= equal shares
         equal, free = (p.predicted[diagnose.CANDIDATES.index(k)].sum() for k in ("equal", "free"))
         assert free >= p.predicted[own].sum() - 1e-3 >= equal - 2e-3
+        # told the period's own offered traffic: another load input, the same slices
+        assert p.told.shape == p.mean.shape and np.isfinite(p.told).all()
+        assert (p.told[:, ~p.active] == 0).all() and not np.array_equal(p.told, p.mean)
     summary = diagnose.summarise({3: periods}, (1, 2, 3, 4))
     assert summary["H2"]["slice 3: oracle - own predicted"] and summary["H1"]["periods"][0] > 0
+    assert 0 <= summary["H2"]["told: ranks oracle >= own (mean)"][0] <= 1
