@@ -150,6 +150,8 @@ class IDLAAgent(Agent):
         self.safe_until = -1
         self.held = False
         """A safe hold has run since the episode began (the hold baseline applies)."""
+        self.joined = np.zeros((spec.n_cells, spec.n_slices), dtype=bool)
+        """The (cell, slice) pairs that joined at the last change with a hold."""
         self.last: tuple[np.ndarray, np.ndarray] | None = None
         """The last decision's shares and slice set (where the next search starts)."""
         self.decision: Decision | None = None
@@ -184,6 +186,8 @@ class IDLAAgent(Agent):
             if hold > 0:
                 self.safe_until = period + hold
                 self.held = True
+                before = self.last[1] if self.last is not None else np.zeros_like(active)
+                self.joined = active & ~before
         if period < self.safe_until:
             self.last = (equal_split(active), active)
             return self.last[0]
@@ -397,15 +401,19 @@ class IDLAAgent(Agent):
     def objective(self, active: np.ndarray) -> torch.nn.Module:
         """What the search maximises for the slice set ``active``: the estimator, or its doubt
         about the improvement over equal shares (:class:`agents.idla.ensemble.Baseline`) where
-        ``online.baseline`` says so (``hold``: after a safe hold; ``equal``: always)."""
+        ``online.baseline`` says so (``hold``: after a safe hold; ``joined``: the same for the
+        slices that joined at the change; ``equal``: always)."""
         model = self.estimator
         baseline = "none" if self.online is None else self.online.baseline
-        if baseline == "none" or (baseline == "hold" and not self.held):
+        if baseline == "none" or (baseline in ("hold", "joined") and not self.held):
             return model
         if not isinstance(model, EnsembleEstimator) or model.config.members == 1:
             return model
         active = np.asarray(active, dtype=bool)
-        return Baseline(model, torch.from_numpy(equal_split(active)[active]))
+        shares = equal_split(active)
+        if baseline == "joined":
+            shares = np.where(self.joined, shares, np.nan)
+        return Baseline(model, torch.from_numpy(shares[active]))
 
     def _last_decision(self) -> Decision:
         if self.decision is None:

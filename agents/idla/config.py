@@ -13,7 +13,7 @@ from slicesim.typed_config import ConfigError, Validated, choice, num
 __all__ = ["BASELINES", "ESTIMATOR", "ExploreConfig", "IDLAConfig", "OnlineConfig"]
 
 
-BASELINES = ("none", "hold", "equal")
+BASELINES = ("none", "hold", "joined", "equal")
 """What ``idla``'s doubt is measured from (:attr:`OnlineConfig.baseline`)."""
 
 
@@ -43,12 +43,13 @@ class OnlineConfig(Validated):
             shares - the std of the members' differences to their values there
             (:class:`agents.idla.ensemble.Baseline`) - and the absolute utility before any
             change; ``none``: the absolute utility always (the decision maximises mean -
-            pessimism x std of each share's value); ``equal``: the improvement over equal
-            shares always. After a change the new set's data lie at the hold's equal shares:
-            the absolute bound doubted equal shares themselves and the estimator predicted
-            about 2.6x the gain it realised; measured from the hold it closes 0.73 instead of
-            0.64 of the gap after slice 3 joins on ``paper`` (``benchmarks/RESULTS.md``, *How
-            idla's estimator was chosen*).
+            pessimism x std of each share's value); ``joined``: as ``hold`` for the slices that
+            joined at the change only, the others keep the absolute bound; ``equal``: the
+            improvement over equal shares always. After a change the new set's data lie at the
+            hold's equal shares: the absolute bound doubted equal shares themselves and the
+            estimator predicted about 2.6x the gain it realised; measured from the hold it
+            closes 0.73 instead of 0.64 of the gap after slice 3 joins on ``paper``
+            (``benchmarks/RESULTS.md``, *How idla's estimator was chosen*).
     """
 
     refresh_every: int = num(0, 10**9, 96)

@@ -224,13 +224,16 @@ class EnsembleEstimator(nn.Module):
         """The objective ``mean - pessimism * std`` (at least 0), the mean and the std of the
         members' values ``g`` (axis 0); the std is 0 for one member.
 
-        With ``base`` (the members' values at baseline shares, broadcast against ``g``) the std
-        is that of the members' differences ``g - base``: doubt about the improvement over the
-        baseline, none at the baseline itself (:class:`Baseline`)."""
+        With ``base`` (the members' values at baseline shares, broadcast against ``g``; NaN in
+        rows without one) the std is that of the members' differences ``g - base``: doubt about
+        the improvement over the baseline, none at the baseline itself (:class:`Baseline`)."""
         mean = g.mean(dim=0)
         if g.shape[0] == 1:
             return mean, mean, torch.zeros_like(mean)
-        std = (g if base is None else g - base).std(dim=0)
+        std = g.std(dim=0)
+        if base is not None:
+            relative = (g - base).std(dim=0)
+            std = torch.where(torch.isnan(relative), std, relative)
         if self.config.pessimism == 0:
             return mean, mean, std
         return (mean - self.config.pessimism * std).clamp(min=0.0), mean, std
@@ -263,8 +266,10 @@ class EnsembleEstimator(nn.Module):
             if base is None:
                 out[:, rows] = torch.stack(self.stats(self.members(x[rows], z[rows])))
                 continue
-            g = self.members(torch.cat([x[rows], base[rows, None]], dim=1), z[rows])
-            out[:, rows] = torch.stack(self.stats(g[..., :-1], g[..., -1:]))
+            given = base[rows, None]
+            g = self.members(torch.cat([x[rows], given.nan_to_num(0.0)], dim=1), z[rows])
+            g0 = torch.where(torch.isnan(given), torch.nan, g[..., -1:])
+            out[:, rows] = torch.stack(self.stats(g[..., :-1], g0))
         return out[0] * _LOG2, out[1] * _LOG2, out[2] * _LOG2
 
     # ------------------------------------------------------------------ files
@@ -299,7 +304,8 @@ class Baseline(nn.Module):
     Args:
         model: the ensemble.
         shares: the baseline share of each row the searches pass, ``(A,)``: the active (cell,
-            slice) pairs in row-major order (:func:`agents.idla.values.value_table`).
+            slice) pairs in row-major order (:func:`agents.idla.values.value_table`); NaN where
+            a row has none (its doubt is about its absolute value).
     """
 
     def __init__(self, model: EnsembleEstimator, shares: Tensor) -> None:

@@ -186,7 +186,8 @@ def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match=r"train\.target = 'r' must be 'utility'"):
         IDLAAgent(ensemble=EnsembleConfig(members=3), train=TrainConfig(target="r"))
     with pytest.raises(
-        ConfigError, match=r"baseline = 'hld' is unknown: allowed \['equal', 'hold', 'none'\]"
+        ConfigError,
+        match=r"baseline = 'hld' is unknown: allowed \['equal', 'hold', 'joined', 'none'\]",
     ):
         OnlineConfig(baseline="hld")
 
