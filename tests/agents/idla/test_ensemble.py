@@ -92,13 +92,21 @@ def test_doubt_about_an_improvement_is_zero_at_the_baseline_only():
     assert (std[:, [0, 20]] > 0).all()  # a move away from it is doubted
     with pytest.raises(ValueError, match=r"base must have shape \(8,\)"):
         model.grid_stats(z, x, base=torch.zeros(7))
+    # rows without a baseline (NaN) keep the absolute doubt; the others are unchanged
+    partial = base.clone()
+    partial[::2] = torch.nan
+    with torch.no_grad():
+        mixed = Baseline(model, partial).grid_stats(z, x)[0]
+    torch.testing.assert_close(mixed[::2], absolute[::2])
+    torch.testing.assert_close(mixed[1::2], objective[1::2])
 
 
-def test_idla_doubts_moves_from_the_hold_only_after_a_slice_change():
+@pytest.mark.parametrize("baseline", ["hold", "joined"])
+def test_idla_doubts_moves_from_the_hold_only_after_a_slice_change(baseline):
     agent = IDLAAgent(
         collect_periods=20,
         train=TrainConfig(target="utility", epochs=3),
-        online=OnlineConfig(refresh_every=5, refresh_epochs=2, safe_hours=1.0, baseline="hold"),
+        online=OnlineConfig(refresh_every=5, refresh_epochs=2, safe_hours=1.0, baseline=baseline),
         ensemble=EnsembleConfig(members=3, head="monotone", load=True, pessimism=1.0),
     )
     env = make_env("small", TIMELINE)
@@ -108,6 +116,11 @@ def test_idla_doubts_moves_from_the_hold_only_after_a_slice_change():
     def spy(active):
         model = objective(active)
         seen.append((agent.schedule.period, isinstance(model, Baseline)))
+        if isinstance(model, Baseline):  # equal shares of the slices with a baseline, else NaN
+            has = ~torch.isnan(model.shares)
+            joined = agent.joined[active] if baseline == "joined" else np.ones(has.shape, bool)
+            np.testing.assert_array_equal(has.numpy(), joined)
+            assert joined.any() and (baseline == "hold" or not joined.all())
         return model
 
     agent.objective = spy
