@@ -45,12 +45,12 @@ Hence ``idla``:
    of items 1-5 read the slope of a newly added slice wrong and closed 0.39-0.56 of the gap to the
    converged simulator oracle after slice 3 joined; this one closes 0.7 on a case it was never
    tuned on (``benchmarks/RESULTS.md``, *How idla's estimator was chosen*).
-7. **Doubt measured from the hold** (``online.baseline = "hold"``): after a slice-set change the
-   new set's data lie at the hold's equal shares, so the lower bound is taken on the
-   improvement over them (the std of the members' differences to their values at equal
-   shares, :class:`agents.idla.ensemble.Baseline`), not on the absolute utility, which doubted
-   equal shares themselves and made the estimator predict 2.6x the gain it realised. Before any
-   change the absolute bound decides (H0's random shares cover the cell).
+7. **Doubt about a joined slice measured from the hold** (``online.baseline = "joined"``):
+   after a slice-set change the joined slice's data lie at the hold's equal share, so its lower
+   bound is on the improvement over that share (the std of the members' differences to their
+   values there, :class:`agents.idla.ensemble.Baseline`), not on its absolute utility, which
+   doubted that share itself; the slices that were there keep the absolute bound (H0's random
+   shares cover them).
 """
 
 from __future__ import annotations
