@@ -1,7 +1,7 @@
 """What idla's estimator gets wrong where it acts: predicted and realised gains on the same draw.
 
 Usage: python benchmarks/idla_diagnose.py [--scenario paper] [--seeds 0,1,2] [--periods N]
-       [--set KEY=VALUE ...] [--agent idla] [--bench DIR] [--draws K] [--json FILE]
+       [--set KEY=VALUE ...] [--agent idla] [--bench DIR] [--draws K] [--json FILE] [--curves]
 
 Each seed runs the agent (``idla`` unless ``--agent``; its settings with ``--set
 agent.<name>.<field>=...``) through the scenario's timeline as ``slicesim bench`` does. On every
@@ -19,7 +19,9 @@ its unconstrained choice and the oracle's; how often the estimator ranks the ora
 least as high as the agent's own (by its decision objective and, for an ensemble, by the mean;
 and, for an estimator with a load input, by the mean *told* the traffic the period itself was
 offered - the sim-oracle knows the coming period's traffic level, the agent only the last
-period's: how much of the ranking is that information);
+period's: how much of the ranking is that information); with ``--curves``, each slice's
+log(1 + r) on the live draw and the estimator's mean as its share is set to 0.05 ... 0.6 in
+every cell (the slope the estimator gets right or wrong);
 the ranking error per slice; whether it fades as the new slice set's data arrive; how far the
 oracle's shares lie from equal shares (what a trust region bounds).
 """
@@ -73,6 +75,7 @@ class Period:
     mean: np.ndarray  # (4, C, S): the estimator's mean (= predicted for one estimator)
     realised: np.ndarray  # (4, C, S)
     told: np.ndarray | None = None  # (4, C, S): the mean told the period's offered traffic
+    curves: np.ndarray | None = None  # (2, S, L, C): network and estimator mean, ``--curves``
 
 
 def oracle_shares(bench: Path | None, seed: int, scenario: str, overrides: dict[str, Any]) -> Any:
@@ -116,6 +119,48 @@ def told_estimates(agent: Any, spec: SlicingSpec, shares: np.ndarray, offered: A
         agent.decision = saved
 
 
+LEVELS = np.round(np.arange(0.05, 0.601, 0.05), 2)
+"""The shares ``--curves`` sets each slice to, in every cell at once (the others as played)."""
+
+
+def share_curves(
+    agent: Any, replica: Network, state: dict[str, Any], played: np.ndarray, active: np.ndarray
+) -> np.ndarray:
+    """log(1 + r) of each slice at each of :data:`LEVELS` (the other slices as played; a cell
+    may then hold more than all its PRBs, a replay's what-if) on the live period's draw, and
+    the estimator's mean of it: ``(2, S, L, C)``, NaN where the slice is inactive."""
+    n_slices = active.shape[1]
+    xs = np.repeat(played[None], n_slices * len(LEVELS), axis=0)
+    for s in range(n_slices):
+        rows = slice(s * len(LEVELS), (s + 1) * len(LEVELS))
+        xs[rows, :, s] = np.where(active[:, s], LEVELS[:, None], 0.0)
+    r = replica.replay(xs, states=[state]).r[0]  # (S L, C, S)
+    mean = estimates(agent, xs)[1]
+    out = np.full((2, n_slices, len(LEVELS), active.shape[0]), np.nan)
+    for s in range(n_slices):
+        rows = slice(s * len(LEVELS), (s + 1) * len(LEVELS))
+        out[0, s] = np.where(active[:, s], np.log1p(r[rows, :, s]), np.nan)
+        out[1, s] = np.where(active[:, s], mean[rows, :, s], np.nan)
+    return out
+
+
+def print_curves(runs: dict[int, list[Period]], slice_ids: tuple[int, ...]) -> None:
+    """Per phase and slice: the network's and the estimator's mean log(1 + r) at each share,
+    averaged over the diagnosed periods, cells and seeds (``--curves``)."""
+    periods = [p for ps in runs.values() for p in ps if p.curves is not None]
+    for phase in dict.fromkeys(p.phase for p in periods):
+        stack = np.stack([p.curves for p in periods if p.phase == phase])  # (T, 2, S, L, C)
+        print(f"\n{phase}: log(1 + r) of a slice set to each share in every cell")
+        print("| slice | curve | " + " | ".join(f"{x:.2f}" for x in LEVELS) + " |")
+        print("|---|---|" + "---|" * len(LEVELS))
+        for s, sid in enumerate(slice_ids):
+            if np.isnan(stack[:, 0, s]).all():
+                continue
+            for k, name in enumerate(("network", "estimator mean")):
+                values = np.nanmean(stack[:, k, s], axis=(0, 2))
+                print(f"| {sid} | {name} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+
+
 def diagnose(
     scenario: str,
     overrides: dict[str, Any],
@@ -125,6 +170,7 @@ def diagnose(
     every: int,
     oracle_x: np.ndarray | None,
     draws: int,
+    curves: bool = False,
 ) -> list[Period]:
     """Run the agent on one seed and diagnose its scored decisions (module docstring)."""
     torch.set_num_threads(1)  # as a bench job runs: the same numbers
@@ -162,6 +208,8 @@ def diagnose(
             realised = np.where(active, np.log1p(r), 0.0)
             phase = str(info["phase_next"])
             out.append(Period(t, phase, t - changed_at, active, shares, objective, mean, realised))
+            if curves:
+                out[-1].curves = share_curves(agent, replica, state, action, active)
         next_obs, reward, _, _, next_info = env.step(action)
         if out and out[-1].period == t:  # the live period ran on the replays' draw
             offered = next_info["kpi"]["demand_mbps"]
@@ -273,7 +321,7 @@ def save_records(path: Path, runs: dict[int, list[Period]]) -> None:
 
 
 def _job(args: tuple[Any, ...]) -> tuple[int, list[Period]]:
-    scenario, overrides, seed, spec, settings, every, bench, draws = args
+    scenario, overrides, seed, spec, settings, every, bench, draws, curves = args
     return seed, diagnose(
         scenario,
         overrides,
@@ -283,6 +331,7 @@ def _job(args: tuple[Any, ...]) -> tuple[int, list[Period]]:
         every,
         oracle_shares(bench, seed, scenario, overrides),
         draws,
+        curves,
     )
 
 
@@ -299,6 +348,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--json", type=Path, default=None, help="write the numbers here")
     parser.add_argument("--records", type=Path, default=None, help="save every period (.npz)")
+    parser.add_argument(
+        "--curves", action="store_true", help="each slice's r against its share, and the estimate"
+    )
     args = parser.parse_args(argv)
     given = [int(s) for s in args.seeds.split(",")]
     seeds = seed_list(given if len(given) > 1 else given[0])
@@ -318,6 +370,7 @@ def main(argv: list[str] | None = None) -> None:
             every,
             args.bench,
             args.draws,
+            args.curves,
         )
         for s in seeds
     ]
@@ -330,6 +383,8 @@ def main(argv: list[str] | None = None) -> None:
     label = agent_label(args.agent)
     print(f"{label} on {args.scenario} {overrides}, seeds {seeds}, every {every}-th period:\n")
     print_report(summary)
+    if args.curves:
+        print_curves(runs, load_scenario(args.scenario).slice_ids)
     print(f"\n{time.perf_counter() - start:.0f} s in all", file=sys.stderr)
     if args.records is not None:
         save_records(args.records, runs)

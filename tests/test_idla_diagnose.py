@@ -49,3 +49,20 @@ def test_the_replayed_own_shares_are_the_period_the_agent_lived():
     summary = diagnose.summarise({3: periods}, (1, 2, 3, 4))
     assert summary["H2"]["slice 3: oracle - own predicted"] and summary["H1"]["periods"][0] > 0
     assert 0 <= summary["H2"]["told: ranks oracle >= own (mean)"][0] <= 1
+
+
+def test_the_share_curves_replay_each_slice_at_each_level(capsys):
+    diagnose = _diagnose_module()
+    periods = diagnose.diagnose("small", TIMELINE, 3, "idla", SETTINGS, 4, None, 2, curves=True)
+    levels = len(diagnose.LEVELS)
+    for p in periods:
+        assert p.curves.shape == (2, 4, levels, p.active.shape[0])
+        inactive = ~p.active.T[:, None, :].repeat(levels, axis=1)  # (S, L, C)
+        assert np.isnan(p.curves[:, inactive]).all() and np.isfinite(p.curves[:, ~inactive]).all()
+        # the estimator's curve never falls with the share (the monotone head)
+        assert (
+            np.diff(p.curves[1], axis=1)[np.isfinite(np.diff(p.curves[1], axis=1))] >= -1e-6
+        ).all()
+    diagnose.print_curves({3: periods}, (1, 2, 3, 4))
+    out = capsys.readouterr().out
+    assert "| 3 | network |" in out and "| 3 | estimator mean |" in out
