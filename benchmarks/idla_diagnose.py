@@ -96,7 +96,14 @@ def estimates(agent: Any, shares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     objective = np.stack([agent.estimate(x) for x in shares])
     if "mean" not in getattr(agent, "estimate_kinds", ()):
         return objective, objective
-    return objective, np.stack([agent.estimate(x, kind="mean") for x in shares])
+    return objective, mean_estimates(agent, shares)
+
+
+def mean_estimates(agent: Any, shares: np.ndarray) -> np.ndarray:
+    """The agent's mean estimate of log(1 + r) for each candidate (its objective for one
+    estimator)."""
+    kind = "mean" if "mean" in getattr(agent, "estimate_kinds", ()) else "decision"
+    return np.stack([agent.estimate(x, kind=kind) for x in shares])
 
 
 def told_estimates(agent: Any, spec: SlicingSpec, shares: np.ndarray, offered: Any) -> Any:
@@ -114,7 +121,7 @@ def told_estimates(agent: Any, spec: SlicingSpec, shares: np.ndarray, offered: A
     )
     agent.decision = dataclasses.replace(saved, z=z)
     try:
-        return estimates(agent, shares)[1]
+        return mean_estimates(agent, shares)
     finally:
         agent.decision = saved
 
@@ -135,7 +142,7 @@ def share_curves(
         rows = slice(s * len(LEVELS), (s + 1) * len(LEVELS))
         xs[rows, :, s] = np.where(active[:, s], LEVELS[:, None], 0.0)
     r = replica.replay(xs, states=[state]).r[0]  # (S L, C, S)
-    mean = estimates(agent, xs)[1]
+    mean = mean_estimates(agent, xs)
     out = np.full((2, n_slices, len(LEVELS), active.shape[0]), np.nan)
     for s in range(n_slices):
         rows = slice(s * len(LEVELS), (s + 1) * len(LEVELS))

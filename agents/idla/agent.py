@@ -148,8 +148,6 @@ class IDLAAgent(Agent):
         self.schedule.reset(spec, trained=self.model is not None)
         self.last_refresh = 0
         self.safe_until = -1
-        self.held = False
-        """A safe hold has run since the episode began (the hold baseline applies)."""
         self.joined = np.zeros((spec.n_cells, spec.n_slices), dtype=bool)
         """The (cell, slice) pairs that joined at the last change with a hold."""
         self.last: tuple[np.ndarray, np.ndarray] | None = None
@@ -185,7 +183,6 @@ class IDLAAgent(Agent):
             hold = self.safe_periods(period)
             if hold > 0:
                 self.safe_until = period + hold
-                self.held = True
                 before = self.last[1] if self.last is not None else np.zeros_like(active)
                 self.joined = active & ~before
         if period < self.safe_until:
@@ -380,9 +377,7 @@ class IDLAAgent(Agent):
         decision = self._last_decision()
         active = decision.active.numpy()
         shares = np.asarray(x, dtype=np.float64)[active][:, None]
-        model = self.objective(active)
-        if kind == "mean" and isinstance(model, Baseline):
-            model = model.model
+        model = self.estimator if kind == "mean" else self.objective(active)
         if kind == "mean" and isinstance(model, EnsembleEstimator):
             out = np.zeros(active.shape)
             rows = torch.from_numpy(shares.astype(np.float32))
@@ -405,7 +400,8 @@ class IDLAAgent(Agent):
         slices that joined at the change; ``equal``: always)."""
         model = self.estimator
         baseline = "none" if self.online is None else self.online.baseline
-        if baseline == "none" or (baseline in ("hold", "joined") and not self.held):
+        held = self.safe_until >= 0  # a safe hold has started since the episode began
+        if baseline == "none" or (baseline in ("hold", "joined") and not held):
             return model
         if not isinstance(model, EnsembleEstimator) or model.config.members == 1:
             return model
