@@ -39,18 +39,25 @@ Hence ``idla``:
 6. **An estimator that knows what it does not know** (:data:`ESTIMATOR`,
    :mod:`agents.idla.ensemble`): five members trained on bootstrap weights of the samples, each
    a curve that cannot fall with the share and saturates at r = 1, in the slice's headroom
-   ``(x C - D) / thr*`` (its share's rate less the traffic it was offered last period, per unit
-   of its need); the search maximises the members' mean minus one standard deviation, so it does
-   not walk to where one estimator's errors are most optimistic. No augmentation. The single MLP
-   of items 1-5 read the slope of a newly added slice wrong and closed 0.39-0.56 of the gap to the
-   converged simulator oracle after slice 3 joined; this one closes 0.7 on a case it was never
-   tuned on (``benchmarks/RESULTS.md``, *How idla's estimator was chosen*).
+   ``(x C - D) / thr*`` (its share's rate less the traffic it is expected to be offered, per
+   unit of its need); the search maximises the members' mean minus one standard deviation, so it
+   does not walk to where one estimator's errors are most optimistic. No augmentation. The
+   single MLP of items 1-5 read the slope of a newly added slice wrong and closed 0.39-0.56 of
+   the gap to the converged simulator oracle after slice 3 joined; this one closes 0.7 on a case
+   it was never tuned on (``benchmarks/RESULTS.md``, *How idla's estimator was chosen*).
 7. **Doubt about a joined slice measured from the hold** (``online.baseline = "joined"``):
    after a slice-set change the joined slice's data lie at the hold's equal share, so its lower
    bound is on the improvement over that share (the std of the members' differences to their
    values there, :class:`agents.idla.ensemble.Baseline`), not on its absolute utility, which
    doubted that share itself; the slices that were there keep the absolute bound (H0's random
    shares cover them).
+8. **A forecast of the coming period's traffic as the load input** (``load_input =
+   "forecast"``, :mod:`agents.idla.forecast`): each slice's network total on its learnt daily
+   profile at the last day's level, split over the cells by their long-run shares. The last
+   period's counter (``"last"``) is a 20-s window's Poisson draw a period late: on ``paper`` its
+   error against the coming period's expected traffic is three times the forecast's, and the
+   estimator learnt that noise as doubt about every share (``benchmarks/RESULTS.md``, *A
+   forecast of the traffic as the load input*).
 """
 
 from __future__ import annotations
@@ -78,6 +85,7 @@ from agents.idla.ensemble import (
 )
 from agents.idla.estimator import EstimatorReport, QosEstimator, TrainConfig, fit
 from agents.idla.explore import Decision, move_scores, perturb
+from agents.idla.forecast import LoadForecast
 from agents.idla.search import solve
 from agents.idla.solver import LagrangianSolver
 from agents.idla.values import value_table
@@ -144,7 +152,9 @@ class IDLAAgent(Agent):
         if self.buffer is None or self.buffer.spec.feature_names != spec.feature_names:
             self.buffer = SampleBuffer(spec, with_load=self.config.ensemble.load)
         self.load_now = np.zeros((spec.n_cells, spec.n_slices))
-        """The offered traffic of the last period (Mbit/s), the load input of this one."""
+        """The load input of the coming period (Mbit/s): the forecast of its offered traffic,
+        or the last period's (``load_input``)."""
+        self.forecast = LoadForecast(spec.n_cells, spec.n_slices, spec.config.sim.periods_per_day)
         self.schedule.reset(spec, trained=self.model is not None)
         self.last_refresh = 0
         self.safe_until = -1
@@ -175,6 +185,9 @@ class IDLAAgent(Agent):
         active = np.asarray(info["active_next"], dtype=bool)
         if "kpi" in info:
             self.load_now = np.asarray(info["kpi"]["demand_mbps"], dtype=np.float64)
+            if self.config.ensemble.load and self.config.load_input == "forecast":
+                self.forecast.update(self.load_now, info["active"])
+                self.load_now = self.forecast(active)
         changed = self.schedule.see(active)
         if self.model is None:
             return self.explore(active)

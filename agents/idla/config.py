@@ -10,11 +10,13 @@ from agents.idla.estimator import TrainConfig
 from agents.idla.solver import LagrangianSolver
 from slicesim.typed_config import ConfigError, Validated, choice, num
 
-__all__ = ["BASELINES", "ESTIMATOR", "ExploreConfig", "IDLAConfig", "OnlineConfig"]
+__all__ = ["BASELINES", "ESTIMATOR", "LOAD_INPUTS", "ExploreConfig", "IDLAConfig", "OnlineConfig"]
 
 
 BASELINES = ("none", "hold", "joined", "equal")
 """What ``idla``'s doubt is measured from (:attr:`OnlineConfig.baseline`)."""
+LOAD_INPUTS = ("forecast", "last")
+"""What ``idla``'s load input is (:attr:`IDLAConfig.load_input`)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ class IDLAConfig(Validated):
             members, pessimism, head and inputs; the default is ``idla``'s (:data:`ESTIMATOR`),
             ``EnsembleConfig()`` the paper's single MLP.
         explore: perturbations of the decisions (None: none).
+        load_input: what an estimator with a load input (``ensemble.load``) is given for the
+            coming period: ``forecast`` (default), each slice's daily profile at the recent
+            level split over the cells by their shares (:mod:`agents.idla.forecast`), or
+            ``last``, the last period's offered traffic.
     """
 
     collect_periods: int | None = num(1, 10**9, None)
@@ -117,6 +123,7 @@ class IDLAConfig(Validated):
     solver: LagrangianSolver | None = None
     ensemble: EnsembleConfig = field(default_factory=lambda: ESTIMATOR)
     explore: ExploreConfig | None = None
+    load_input: str = choice("forecast", *LOAD_INPUTS)
 
     def _check(self) -> None:
         if not self.ensemble.plain and self.train.target != "utility":

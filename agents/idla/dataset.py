@@ -42,9 +42,10 @@ def context_width(spec: SlicingSpec, load: bool = False) -> int:
 def context(obs: np.ndarray, spec: SlicingSpec, load: np.ndarray | None = None) -> np.ndarray:
     """The estimator's context z of every (cell, slice): (n_cells, n_slices, W).
 
-    ``load``: the traffic each (cell, slice) was offered in the last period (Mbit/s); given, it
-    is a column between the CQI and the needs, divided by :func:`peak_rate_mbps` (the needs
-    stay last: the augmentation replaces them).
+    ``load``: the traffic each (cell, slice) is expected to be offered (Mbit/s; the agent's
+    forecast, or the last period's counter); given, it is a column between the CQI and the
+    needs, divided by :func:`peak_rate_mbps` (the needs stay last: the augmentation replaces
+    them).
     """
     h = spec.history
     users = spec.feature("users_1")
@@ -66,7 +67,8 @@ class SampleBuffer:
     Args:
         spec: the environment's spec (feature layout, needs).
         x_source: ``"share"`` (allocated share) or ``"prb_util"`` (the paper's choice).
-        with_load: the context holds the last period's offered traffic (:func:`context`).
+        with_load: the context holds the load input, the offered traffic the agent expected
+            for the period (:func:`context`).
     """
 
     def __post_init__(self) -> None:
@@ -84,7 +86,7 @@ class SampleBuffer:
 
     def add(self, obs: np.ndarray, info: dict[str, Any], load: np.ndarray | None = None) -> None:
         """Add the active (cell, slice) pairs of one period: ``obs`` before it, ``info`` after,
-        ``load`` the offered traffic of the period before it (``with_load``)."""
+        ``load`` the load input the agent decided with (``with_load``)."""
         active = np.asarray(info["active"], dtype=bool)
         kpi = info["kpi"]
         x_all = info["x"] if self.x_source == "share" else kpi["prb_util"]

@@ -21,8 +21,10 @@ here, each a setting of :class:`EnsembleConfig`:
   non-decreasing in the share and saturates at 1 by construction. The ``mlp`` head is the
   paper's MLP on ``[x, z]``.
 
-``load=True`` gives the estimator D as an input (the ``monotone`` head needs it): the last
-period's offered traffic of the slice, an O&M counter (``info["kpi"]["demand_mbps"]``).
+``load=True`` gives the estimator D as an input (the ``monotone`` head needs it): the traffic
+the slice is expected to be offered in the coming period, the agent's forecast from the O&M's
+counters (``info["kpi"]["demand_mbps"]``, :mod:`agents.idla.forecast`), or the last period's
+counter itself.
 """
 
 from __future__ import annotations
@@ -76,7 +78,9 @@ class EnsembleConfig(Validated):
         pessimism: the decision maximises mean - pessimism * std over the members of
             E[log(1 + r)] (0: the mean).
         head: ``mlp`` (the paper's MLP on [x, z]) or ``monotone`` (a curve in the headroom).
-        load: the last period's offered traffic as an input (``monotone`` needs it).
+        load: the slice's offered traffic as an input (``monotone`` needs it): the agent's
+            forecast for the coming period or the last period's counter
+            (:attr:`agents.idla.config.IDLAConfig.load_input`).
         components: sigmoids K of a ``monotone`` curve.
     """
 
