@@ -15,9 +15,10 @@ weights** of the cells. So the forecast of slice s in cell c for period t is
   traffic against the average day);
 - ``w``: the cell's share of the slice's traffic over everything seen.
 
-Before a slice has a day of history the network total is the mean of its last (up to 4)
-periods', and before it has ``min_periods`` the forecast is the last period's counter of each
-cell. A slice's history is the run of periods it has been active (it restarts when the slice
+Before a slice has a day of history its network total is the last period's (a mean over the
+last 4 lags the daily rise: on ``small``'s one-day timeline it gained about 0.1 less over equal
+shares), and before it has ``min_periods`` the forecast is each cell's last counter. A slice's
+history is the run of periods it has been active (it restarts when the slice
 leaves); its profile and cell shares keep everything seen. Inactive pairs are forecast 0.
 """
 
@@ -26,8 +27,6 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["LoadForecast"]
-
-_RECENT = 4  # periods the network total is averaged over before a day of history
 
 
 class LoadForecast:
@@ -80,10 +79,7 @@ class LoadForecast:
         out = self.last * active
         if self.period == 0:
             return out
-        k = min(_RECENT, self.day)
-        recent = [(self.period - j) % self.day for j in range(1, k + 1)]
-        n_recent = np.minimum(self.run, k).clip(min=1)
-        network = self.totals[recent].sum(axis=0) / n_recent  # inactive periods wrote 0
+        network = self.last.sum(axis=0)
         profile = self.profile_sum / np.maximum(self.profile_n, 1)
         daily = self.run >= self.day + 1
         if daily.any():
