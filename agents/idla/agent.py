@@ -55,9 +55,9 @@ Hence ``idla``:
    "forecast"``, :mod:`agents.idla.forecast`): each slice's network total on its learnt daily
    profile at the last day's level, split over the cells by their long-run shares. The last
    period's counter (``"last"``) is a 20-s window's Poisson draw a period late: on ``paper`` its
-   error against the coming period's expected traffic is three times the forecast's, and the
-   estimator learnt that noise as doubt about every share (``benchmarks/RESULTS.md``, *A
-   forecast of the traffic as the load input*).
+   error against the coming period's expected traffic is three times the forecast's. The
+   forecast lifts the gap closed after slice 3 joins on every case it was measured on
+   (``benchmarks/RESULTS.md``, *A forecast of the traffic as the load input*).
 """
 
 from __future__ import annotations
