@@ -18,8 +18,8 @@ weights** of the cells. So the forecast of slice s in cell c for period t is
 Before a slice has a day of history its network total is the last period's (a mean over the
 last 4 lags the daily rise: on ``small``'s one-day timeline it gained about 0.1 less over equal
 shares), and before it has ``min_periods`` the forecast is each cell's last counter. A slice's
-history is the run of periods it has been active (it restarts when the slice
-leaves); its profile and cell shares keep everything seen. Inactive pairs are forecast 0.
+history is the run of periods it has been active (it restarts when the slice leaves); its
+profile and cell shares keep everything seen. Inactive pairs are forecast 0.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class LoadForecast:
     def update(self, demand: np.ndarray, active: np.ndarray) -> None:
         """Add the counters ``(n_cells, n_slices)`` (Mbit/s) of the period just ended and its
         active pairs."""
-        demand = np.asarray(demand, dtype=np.float64)
+        demand = np.array(demand, dtype=np.float64)  # a copy: kept as the last counters
         if demand.shape != self.shape:
             raise ValueError(f"demand has shape {demand.shape}, expected {self.shape}")
         tod = self.period % self.day
@@ -80,9 +80,9 @@ class LoadForecast:
         if self.period == 0:
             return out
         network = self.last.sum(axis=0)
-        profile = self.profile_sum / np.maximum(self.profile_n, 1)
         daily = self.run >= self.day + 1
         if daily.any():
+            profile = self.profile_sum / np.maximum(self.profile_n, 1)
             level = self.totals.sum(axis=0) / np.maximum(profile.sum(axis=0), 1e-12)
             seasonal = level * profile[self.period % self.day]
             network = np.where(daily, seasonal, network)
